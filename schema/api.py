@@ -1,0 +1,139 @@
+"""The whole internal graph: the root types, built from the domain types.
+
+This is the graph the operator reaches. What an API key reaches is a slice of it, decided
+by the policy file (`schema.policy`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from schema.errors import BadUserInput, NotFound
+from schema.gids import decode_gid
+from schema.records import ParticipantKey
+from schema.scalars import DateTime
+from schema.source import ActivitySessionKey, BusinessRecord
+from schema.types.activity import ActivitySession
+from schema.types.business import ApiKey, Business, ProviderConnection
+from schema.types.participant import BusinessParticipant
+
+Node = Annotated[
+    Business | BusinessParticipant | ActivitySession,
+    strawberry.union("Node", description="Anything that can be fetched again by its global ID."),
+]
+
+
+async def _business_of(info: Info, gid: str) -> BusinessRecord:
+    decoded = decode_gid(gid)
+    if decoded.type_name != "Business":
+        raise BadUserInput("The ID is not a Business ID.", argumentName="businessId")
+    business = await info.context.directory.business(decoded.provider_id)
+    if business is None:
+        raise NotFound("No business has this ID.")
+    return business
+
+
+async def _node(info: Info, gid: str) -> Business | BusinessParticipant | ActivitySession | None:
+    decoded = decode_gid(gid)
+    directory = info.context.directory
+    if decoded.type_name == "Business":
+        business = await directory.business(decoded.provider_id)
+        return Business(record=business) if business else None
+    business = await directory.business_of_connection(decoded.connection)
+    if business is None:
+        return None
+    loaders = info.context.loaders(business)
+    if decoded.type_name == "BusinessParticipant":
+        key = ParticipantKey(decoded.connection, decoded.provider_id)
+        record = await loaders.participant_by_key.load(key)
+        return BusinessParticipant(record=record, business=business) if record else None
+    if decoded.type_name == "ActivitySession":
+        session_key = ActivitySessionKey(decoded.connection, decoded.provider_id)
+        session = await loaders.activity_session_by_key.load(session_key)
+        connections = await directory.connections(business)
+        kind = next((c.kind for c in connections if c.public_id == decoded.connection), "")
+        return (
+            ActivitySession(key=session_key, business=business, provider_kind=kind)
+            if session
+            else None
+        )
+    raise BadUserInput(f"{decoded.type_name} IDs cannot be fetched with `node`.")
+
+
+@strawberry.type(description="The entry points of the graph.")
+class Query:
+    @strawberry.field(
+        description="The business the API key belongs to. Every read starts here; no argument "
+        "anywhere selects another business."
+    )
+    def active_business(self, info: Info) -> Business | None:
+        business = info.context.business
+        return Business(record=business) if business else None
+
+    @strawberry.field(description="Every business on this server.")
+    async def businesses(self, info: Info) -> list[Business]:
+        return [Business(record=b) for b in await info.context.directory.businesses()]
+
+    @strawberry.field(description="Fetch an object again by its global ID.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await _node(info, id)
+
+    @strawberry.field(description="Fetch several objects by their global IDs, in order.")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return [await _node(info, gid) for gid in ids]
+
+
+@strawberry.type(description="A newly minted API key. The full key is shown this once only.")
+class CreateApiKeyPayload:
+    api_key: ApiKey = strawberry.field(description="The key's record.")
+    key: str = strawberry.field(description="The full key, `sk_<key id>_<secret>`: store it now.")
+
+
+@strawberry.type(description="Operator actions: key management and platform connections.")
+class Mutation:
+    @strawberry.mutation(description="Mint an API key for a business with the given scopes.")
+    async def create_api_key(
+        self,
+        info: Info,
+        business_id: strawberry.ID,
+        name: str,
+        scopes: list[str],
+        expires_at: DateTime | None = None,
+    ) -> CreateApiKeyPayload:
+        business = await _business_of(info, business_id)
+        record, full_key = await info.context.directory.create_api_key(
+            business, name=name, scopes=scopes, expires_at=expires_at
+        )
+        return CreateApiKeyPayload(api_key=ApiKey(record=record), key=full_key)
+
+    @strawberry.mutation(description="Revoke an API key; it stops working at once.")
+    async def revoke_api_key(self, info: Info, key_id: str) -> ApiKey:
+        return ApiKey(record=await info.context.directory.revoke_api_key(key_id))
+
+    @strawberry.mutation(description="Connect a business to one of its platforms.")
+    async def connect_provider(
+        self,
+        info: Info,
+        business_id: strawberry.ID,
+        kind: str,
+        base_url: str,
+        account_id: str,
+        credential: str,
+    ) -> ProviderConnection:
+        business = await _business_of(info, business_id)
+        record = await info.context.directory.connect_provider(
+            business, kind=kind, base_url=base_url, account_id=account_id, credential=credential
+        )
+        return ProviderConnection(record=record)
+
+    @strawberry.mutation(description="Remove a platform connection from its business.")
+    async def disconnect_provider(self, info: Info, connection_id: strawberry.ID) -> ProviderConnection:
+        record = await info.context.directory.disconnect_provider(connection_id)
+        return ProviderConnection(record=record)
+
+
+def build_internal_schema() -> strawberry.Schema:
+    return strawberry.Schema(query=Query, mutation=Mutation)

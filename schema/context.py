@@ -1,0 +1,31 @@
+"""The per-request context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphql import GraphQLError
+
+from schema.cursors import CursorCodec
+from schema.loaders import Loaders
+from schema.source import BusinessRecord, Directory
+
+
+@dataclass
+class GraphContext:
+    """Built by one plain function per request, so every request has fresh loader caches.
+
+    `business` is the API key's business (None on the operator's endpoint); it comes from
+    the key, never from the request.
+    """
+
+    business: BusinessRecord | None
+    directory: Directory
+    cursors: CursorCodec
+    partial_errors: list[GraphQLError] = field(default_factory=list)
+    _loaders: dict[str, Loaders] = field(default_factory=dict)
+
+    def loaders(self, business: BusinessRecord) -> Loaders:
+        if business.public_id not in self._loaders:
+            self._loaders[business.public_id] = Loaders(self.directory.source(business))
+        return self._loaders[business.public_id]

@@ -1,0 +1,58 @@
+"""The closed list of error codes a client can see, and the exceptions that carry them.
+
+Every error that leaves the server has `extensions.code` from `ErrorCode`; anything else is
+masked as INTERNAL_SERVER_ERROR before it reaches a client.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class ErrorCode(str, Enum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    BAD_REQUEST = "BAD_REQUEST"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_FOUND = "NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    TIMEOUT = "TIMEOUT"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class ClientError(GraphQLError):
+    """A GraphQL error whose message is safe to show and whose code is from the closed list."""
+
+    code: ErrorCode = ErrorCode.BAD_REQUEST
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": self.code.value, **extensions})
+
+
+class BadUserInput(ClientError):
+    code = ErrorCode.BAD_USER_INPUT
+
+
+class NotFound(ClientError):
+    code = ErrorCode.NOT_FOUND
+
+
+class UpstreamUnavailable(ClientError):
+    """A provider did not answer usefully; the message never carries the provider's text."""
+
+    code = ErrorCode.UPSTREAM_UNAVAILABLE
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(
+            f"The {provider} provider is unavailable; this field could not be loaded.",
+            provider=provider,
+        )

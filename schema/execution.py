@@ -1,0 +1,158 @@
+"""Running one GraphQL operation: parse, enforce the policy, validate, execute, shape errors.
+
+For an API key the policy check runs against the whole graph first (so a hidden field is
+FORBIDDEN, not "unknown"), then validation and execution run against the key's slice (so
+introspection and suggestions only know the slice). The operator's endpoint skips the
+policy and runs against the whole graph.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSyntaxError,
+    execute,
+    parse,
+    validate,
+)
+
+from strawberry.schema._graphql_core import execution_context_class_kwargs
+
+from schema.context import GraphContext
+from schema.errors import ClientError, ErrorCode
+from schema.policy import Policy, SchemaSlices, check_operation
+
+log = logging.getLogger(__name__)
+
+_CLOSED_CODES = {code.value for code in ErrorCode}
+
+
+@dataclass(frozen=True)
+class OperationRequest:
+    query: str
+    variables: dict[str, Any] | None = None
+    operation_name: str | None = None
+
+
+@dataclass
+class OperationResult:
+    """`data` is absent (not null) when the operation did not execute."""
+
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    data: dict[str, Any] | None = None
+    executed: bool = False
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if self.errors:
+            body["errors"] = self.errors
+        if self.executed:
+            body["data"] = self.data
+        return body
+
+
+def _with_code(error: GraphQLError, code: ErrorCode) -> dict[str, Any]:
+    formatted = error.formatted
+    formatted["extensions"] = {**(error.extensions or {}), "code": code.value}
+    return formatted
+
+
+def client_error(error: GraphQLError) -> dict[str, Any]:
+    """Shape an error for a client: known codes pass, anything else is masked."""
+    original = error.original_error
+    if isinstance(original, ClientError):
+        formatted = error.formatted
+        formatted["extensions"] = dict(original.extensions or {})
+        return formatted
+    code = (error.extensions or {}).get("code")
+    if original is None and code in _CLOSED_CODES:
+        return error.formatted
+    log.error("unexpected error while resolving %s", error.path, exc_info=original or error)
+    masked = GraphQLError(
+        "Internal server error.", nodes=error.nodes, path=error.path,
+        extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value},
+    )
+    return masked.formatted
+
+
+def only_error(message: str, code: ErrorCode, **extensions: Any) -> OperationResult:
+    return OperationResult(
+        errors=[GraphQLError(message, extensions={"code": code.value, **extensions}).formatted]
+    )
+
+
+class Executor:
+    def __init__(self, internal: strawberry.Schema, slices: SchemaSlices, policy: Policy) -> None:
+        self.internal = internal
+        self.slices = slices
+        self.policy = policy
+
+    def _parse(self, request: OperationRequest) -> DocumentNode | OperationResult:
+        try:
+            return parse(request.query)
+        except GraphQLSyntaxError as error:
+            return OperationResult(errors=[_with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED)])
+
+    async def run_for_key(
+        self,
+        request: OperationRequest,
+        context: GraphContext,
+        scopes: frozenset[str],
+        documentation: str,
+    ) -> OperationResult:
+        document = self._parse(request)
+        if isinstance(document, OperationResult):
+            return document
+        forbidden = check_operation(
+            self.internal._schema, self.policy, document, scopes, documentation
+        )
+        if forbidden:
+            return OperationResult(errors=[error.formatted for error in forbidden])
+        return await self._run(self.slices.for_scopes(scopes), document, request, context)
+
+    async def run_for_operator(
+        self, request: OperationRequest, context: GraphContext
+    ) -> OperationResult:
+        document = self._parse(request)
+        if isinstance(document, OperationResult):
+            return document
+        return await self._run(self.internal, document, request, context)
+
+    async def _run(
+        self,
+        schema: strawberry.Schema,
+        document: DocumentNode,
+        request: OperationRequest,
+        context: GraphContext,
+    ) -> OperationResult:
+        invalid = validate(schema._schema, document)
+        if invalid:
+            return OperationResult(
+                errors=[_with_code(e, ErrorCode.GRAPHQL_VALIDATION_FAILED) for e in invalid]
+            )
+        result = execute(
+            schema._schema,
+            document,
+            context_value=context,
+            variable_values=request.variables,
+            operation_name=request.operation_name,
+            **execution_context_class_kwargs(schema.execution_context_class),
+        )
+        if not isinstance(result, ExecutionResult):
+            result = await result
+        if result.data is None and result.errors and not context.partial_errors:
+            # Nothing executed: a variable that did not coerce, or no operation to pick.
+            if all(e.path is None for e in result.errors):
+                return OperationResult(
+                    errors=[_with_code(e, ErrorCode.BAD_USER_INPUT) for e in result.errors]
+                )
+        errors = [client_error(e) for e in result.errors or []]
+        errors += [client_error(e) for e in context.partial_errors]
+        return OperationResult(errors=errors, data=result.data, executed=True)

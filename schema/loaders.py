@@ -1,0 +1,39 @@
+"""One DataLoader per relation, built fresh for every request.
+
+Each loader hands its whole batch to the business's source in one call, so a page of N
+participants costs one upstream fetch per relation (per provider page), never N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+
+from schema.source import BusinessSource
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _loader(batch: Callable[[Sequence[Any]], Awaitable[list[Any]]]) -> DataLoader:
+    async def load(keys: list[Any]) -> list[Any]:
+        try:
+            return await batch(keys)
+        except Exception as error:  # noqa: BLE001 - every key of the batch gets the failure
+            return [error] * len(keys)
+
+    return DataLoader(load)
+
+
+class Loaders:
+    """The loaders of one business within one request."""
+
+    def __init__(self, source: BusinessSource) -> None:
+        self.source = source
+        self.consent_by_participant = _loader(source.consents)
+        self.registrations_by_participant = _loader(source.registrations)
+        self.purchases_by_participant = _loader(source.purchases)
+        self.participant_by_key = _loader(source.participants_by_key)
+        self.activity_session_by_key = _loader(source.activity_sessions)

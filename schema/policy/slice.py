@@ -1,0 +1,60 @@
+"""The slice of the graph a key can see: introspection and suggestions come from it.
+
+Each slice is a Strawberry schema over the same types and resolvers, whose `get_fields`
+keeps only the fields the policy exposes to the key's scopes. Types no kept field reaches
+are left out by construction, so "Did you mean" suggestions can only name kept fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import combinations
+from typing import Any
+
+import strawberry
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
+
+from schema.policy.model import Policy
+
+
+class _SlicedSchema(strawberry.Schema):
+    def __init__(self, *, policy: Policy, granted: frozenset[str], **kwargs: Any) -> None:
+        self._policy = policy
+        self._granted = granted
+        super().__init__(**kwargs)
+
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+        converter = self.config.name_converter
+        type_name = converter.from_type(type_definition)
+        kept = []
+        for field in type_definition.fields:
+            scope = self._policy.scope_for(type_name, converter.get_graphql_name(field))
+            if scope is not None and scope in self._granted:
+                kept.append(field)
+        return kept
+
+
+class SchemaSlices:
+    """One schema per set of scopes, built once and reused."""
+
+    def __init__(self, policy: Policy, query: type, **schema_kwargs: Any) -> None:
+        self.policy = policy
+        self._query = query
+        self._kwargs = schema_kwargs
+        self._built: dict[frozenset[str], strawberry.Schema] = {}
+
+    def for_scopes(self, scopes: Iterable[str]) -> strawberry.Schema:
+        granted = frozenset(scopes) & frozenset(self.policy.scopes)
+        if granted not in self._built:
+            self._built[granted] = _SlicedSchema(
+                policy=self.policy, granted=granted, query=self._query, **self._kwargs
+            )
+        return self._built[granted]
+
+    def build_all(self, required: frozenset[str]) -> None:
+        """Build every slice a key can have at start-up, so a policy defect fails there."""
+        optional = [scope for scope in self.policy.scopes if scope not in required]
+        for size in range(len(optional) + 1):
+            for extra in combinations(optional, size):
+                self.for_scopes(required | set(extra))

@@ -1,0 +1,72 @@
+"""Everything a running server shares between requests, built once from the settings."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schema.api import Query, build_internal_schema
+from schema.cursors import CursorCodec
+from schema.execution import Executor
+from schema.policy import Policy, SchemaSlices, load_policy
+from schema.policy.model import validate_policy
+from server.auth import KeyUseRecorder
+from server.directory import StoreDirectory
+from server.settings import Settings
+from server.store.crypto import CredentialCipher
+from server.store.database import create_engine, session_factory
+from server.store.repository import Store
+
+REQUIRED_SCOPE = "business:read"
+
+
+def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
+    """Load the policy and refuse to start on any defect (it names the file and line)."""
+    policy = load_policy(settings.policy_path)
+    internal = build_internal_schema()
+    validate_policy(policy, internal._schema)
+    slices = SchemaSlices(policy, Query)
+    slices.build_all(frozenset({REQUIRED_SCOPE}))
+    return policy, Executor(internal, slices, policy)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    store: Store
+    http: httpx.AsyncClient
+    policy: Policy
+    executor: Executor
+    directory: StoreDirectory
+    cursors: CursorCodec
+    key_use: KeyUseRecorder
+
+    @classmethod
+    def build(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> Services:
+        policy, executor = load_checked_policy(settings)
+        engine = create_engine(settings.database_url)
+        secret = str(settings.secret_key)
+        store = Store(session_factory(engine), CredentialCipher(secret))
+        http = http or httpx.AsyncClient(timeout=settings.upstream_timeout_seconds)
+        return cls(
+            settings=settings,
+            engine=engine,
+            store=store,
+            http=http,
+            policy=policy,
+            executor=executor,
+            directory=StoreDirectory(
+                store, http, scopes=list(policy.scopes), required_scope=REQUIRED_SCOPE
+            ),
+            cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
+            key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
+        )
+
+    async def close(self) -> None:
+        await self.key_use.flush()
+        await self.http.aclose()
+        await self.engine.dispose()

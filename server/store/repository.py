@@ -1,0 +1,319 @@
+"""Data access for the server and the admin CLI.
+
+Every method opens its own short session and returns the frozen records from
+``rows.py``, so callers never hold ORM objects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+
+from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .crypto import CredentialCipher
+from .keys import DUMMY_HASH, hash_secret, mint_key, parse_key, secret_matches
+from .models import CONNECTION_KINDS, CONNECTION_MODES, ApiKey, Business, ProviderConnection
+from .models import UTCDateTime
+from .rows import (
+    ApiKeyRow,
+    BusinessNotFound,
+    BusinessRow,
+    ConnectionConfig,
+    ConnectionNotFound,
+    ConnectionRow,
+    HandleTaken,
+    InvalidConnection,
+    InvalidHandle,
+    KeyNotFound,
+    StoreError,
+    to_business_row,
+    to_connection_row,
+    to_key_row,
+)
+
+__all__ = [
+    "ApiKeyRow",
+    "BusinessNotFound",
+    "BusinessRow",
+    "ConnectionConfig",
+    "ConnectionNotFound",
+    "ConnectionRow",
+    "HandleTaken",
+    "InvalidConnection",
+    "InvalidHandle",
+    "KeyNotFound",
+    "Store",
+    "StoreError",
+]
+
+HANDLE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+_INSERT_ATTEMPTS = 5  # retries when a random public id / key id happens to collide
+
+
+def _as_utc(value: datetime, name: str) -> datetime:
+    """Reject naive datetimes (ambiguous) and normalise aware ones to UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value.astimezone(timezone.utc)
+
+
+class Store:
+    """Repository over the store's tables."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], cipher: CredentialCipher
+    ) -> None:
+        self._sessions = sessions
+        self._cipher = cipher
+
+    # Businesses
+
+    async def create_business(self, handle: str, name: str) -> BusinessRow:
+        if not HANDLE_RE.fullmatch(handle):
+            raise InvalidHandle(
+                f"invalid handle {handle!r}: use 1-40 lowercase letters, digits or inner hyphens"
+            )
+        for _ in range(_INSERT_ATTEMPTS):
+            if await self.get_business(handle) is not None:
+                raise HandleTaken(f"handle {handle!r} is already taken")
+            try:
+                async with self._sessions() as session, session.begin():
+                    business = Business(handle=handle, name=name)
+                    session.add(business)
+                    await session.flush()
+                    return to_business_row(business)
+            except IntegrityError:
+                continue  # a concurrent insert of the handle, or a public id collision
+        if await self.get_business(handle) is not None:
+            raise HandleTaken(f"handle {handle!r} is already taken")
+        raise StoreError("could not allocate a unique business id")
+
+    async def get_business(self, handle: str) -> BusinessRow | None:
+        async with self._sessions() as session:
+            business = await session.scalar(select(Business).where(Business.handle == handle))
+            return to_business_row(business) if business is not None else None
+
+    async def get_business_by_id(self, business_id: int) -> BusinessRow | None:
+        async with self._sessions() as session:
+            business = await session.get(Business, business_id)
+            return to_business_row(business) if business is not None else None
+
+    async def get_business_by_public_id(self, public_id: str) -> BusinessRow | None:
+        async with self._sessions() as session:
+            business = await session.scalar(select(Business).where(Business.public_id == public_id))
+            return to_business_row(business) if business is not None else None
+
+    async def get_business_of_connection(self, public_id: str) -> BusinessRow | None:
+        query = (
+            select(Business)
+            .join(ProviderConnection, ProviderConnection.business_id == Business.id)
+            .where(ProviderConnection.public_id == public_id)
+        )
+        async with self._sessions() as session:
+            business = await session.scalar(query)
+            return to_business_row(business) if business is not None else None
+
+    async def get_connection(self, public_id: str) -> ConnectionRow | None:
+        query = select(ProviderConnection).where(ProviderConnection.public_id == public_id)
+        async with self._sessions() as session:
+            connection = await session.scalar(query)
+            return to_connection_row(connection) if connection is not None else None
+
+    async def list_businesses(self) -> list[BusinessRow]:
+        async with self._sessions() as session:
+            result = await session.scalars(select(Business).order_by(Business.id))
+            return [to_business_row(b) for b in result]
+
+    async def _require_business(self, business_id: int) -> None:
+        if await self.get_business_by_id(business_id) is None:
+            raise BusinessNotFound(f"no business with id {business_id}")
+
+    # API keys
+
+    async def create_api_key(
+        self,
+        business_id: int,
+        *,
+        name: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> tuple[ApiKeyRow, str]:
+        """Create a key; the returned full key string is the only copy of the secret."""
+        if isinstance(scopes, str):
+            raise TypeError("scopes must be a sequence of strings, not a string")
+        if expires_at is not None:
+            expires_at = _as_utc(expires_at, "expires_at")
+        await self._require_business(business_id)
+        for _ in range(_INSERT_ATTEMPTS):
+            minted = mint_key()
+            try:
+                async with self._sessions() as session, session.begin():
+                    key = ApiKey(
+                        key_id=minted.key_id,
+                        business_id=business_id,
+                        name=name,
+                        secret_hash=hash_secret(minted.secret),
+                        scopes=list(scopes),
+                        expires_at=expires_at,
+                    )
+                    session.add(key)
+                    await session.flush()
+                    return to_key_row(key), minted.full
+            except IntegrityError:
+                await self._require_business(business_id)  # deleted meanwhile?
+                continue  # key id collision: mint another
+        raise StoreError("could not allocate a unique key id")
+
+    async def authenticate(
+        self, full_key: str, *, now: datetime
+    ) -> tuple[BusinessRow, ApiKeyRow] | None:
+        """Resolve a presented key to its business, or ``None`` if it must be refused."""
+        now = _as_utc(now, "now")
+        parsed = parse_key(full_key)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(ApiKey, Business)
+                    .join(Business, Business.id == ApiKey.business_id)
+                    .where(ApiKey.key_id == key_id)
+                )
+            ).first()
+        if row is None:
+            # Same work as a real check, so timing does not reveal which key ids exist.
+            secret_matches(secret, DUMMY_HASH)
+            return None
+        key, business = row
+        if not secret_matches(secret, key.secret_hash):
+            return None
+        if key.revoked_at is not None:
+            return None
+        if key.expires_at is not None and key.expires_at <= now:
+            return None
+        return to_business_row(business), to_key_row(key)
+
+    async def list_api_keys(self, business_id: int | None = None) -> list[ApiKeyRow]:
+        query = select(ApiKey).order_by(ApiKey.business_id, ApiKey.id)
+        if business_id is not None:
+            query = query.where(ApiKey.business_id == business_id)
+        async with self._sessions() as session:
+            return [to_key_row(k) for k in await session.scalars(query)]
+
+    async def revoke_api_key(self, key_id: str, *, now: datetime) -> ApiKeyRow:
+        """Revoke a key; revoking again keeps the original revocation time."""
+        now = _as_utc(now, "now")
+        async with self._sessions() as session, session.begin():
+            key = await session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+            if key is None:
+                raise KeyNotFound(f"no API key with id {key_id!r}")
+            if key.revoked_at is None:
+                key.revoked_at = now
+                await session.flush()
+            return to_key_row(key)
+
+    async def record_key_use(self, last_used: Mapping[str, datetime]) -> None:
+        """Write many ``last_used_at`` values in one transaction.
+
+        The server batches key use in memory and flushes periodically instead of writing
+        on every request. Values only move forward, so a late or reordered flush cannot
+        make a key look less recently used.
+        """
+        if not last_used:
+            return
+        normalised = {kid: _as_utc(value, "last_used_at") for kid, value in last_used.items()}
+        ts = bindparam("ts", type_=UTCDateTime())
+        table = ApiKey.__table__
+        statement = (
+            update(table)
+            .where(table.c.key_id == bindparam("kid"))
+            .where(or_(table.c.last_used_at.is_(None), table.c.last_used_at < ts))
+            .values(last_used_at=ts)
+        )
+        # Sorted so concurrent flushes lock rows in the same order and cannot deadlock.
+        params = [{"kid": kid, "ts": ts_value} for kid, ts_value in sorted(normalised.items())]
+        async with self._sessions() as session, session.begin():
+            await session.execute(statement, params)
+
+    # Provider connections
+
+    async def add_connection(
+        self,
+        business_id: int,
+        *,
+        kind: str,
+        base_url: str,
+        account_id: str,
+        credential: str,
+        mode: str,
+    ) -> ConnectionRow:
+        """Append a connection after the business's existing ones."""
+        if kind not in CONNECTION_KINDS:
+            raise InvalidConnection(f"unknown kind {kind!r}; expected one of {CONNECTION_KINDS}")
+        if mode not in CONNECTION_MODES:
+            raise InvalidConnection(f"unknown mode {mode!r}; expected one of {CONNECTION_MODES}")
+        await self._require_business(business_id)
+        encrypted = self._cipher.encrypt(credential)
+        for _ in range(_INSERT_ATTEMPTS):
+            try:
+                async with self._sessions() as session, session.begin():
+                    last = await session.scalar(
+                        select(func.max(ProviderConnection.position)).where(
+                            ProviderConnection.business_id == business_id
+                        )
+                    )
+                    connection = ProviderConnection(
+                        business_id=business_id,
+                        kind=kind,
+                        base_url=base_url,
+                        account_id=account_id,
+                        credential_encrypted=encrypted,
+                        mode=mode,
+                        position=(last + 1) if last is not None else 0,
+                    )
+                    session.add(connection)
+                    await session.flush()
+                    return to_connection_row(connection)
+            except IntegrityError:
+                await self._require_business(business_id)
+                continue  # a concurrent add took the position, or a public id collision
+        raise StoreError("could not add the connection")
+
+    async def list_connections(self, business_id: int | None = None) -> list[ConnectionRow]:
+        query = select(ProviderConnection).order_by(
+            ProviderConnection.business_id, ProviderConnection.position
+        )
+        if business_id is not None:
+            query = query.where(ProviderConnection.business_id == business_id)
+        async with self._sessions() as session:
+            return [to_connection_row(c) for c in await session.scalars(query)]
+
+    async def connection_configs(self, business_id: int) -> list[ConnectionConfig]:
+        """Connections with decrypted credentials; raises CredentialDecryptError on a bad key."""
+        query = (
+            select(ProviderConnection)
+            .where(ProviderConnection.business_id == business_id)
+            .order_by(ProviderConnection.position)
+        )
+        async with self._sessions() as session:
+            connections = list(await session.scalars(query))
+        return [
+            ConnectionConfig(
+                connection=to_connection_row(c),
+                credential=self._cipher.decrypt(c.credential_encrypted),
+            )
+            for c in connections
+        ]
+
+    async def remove_connection(self, public_id: str) -> None:
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                delete(ProviderConnection).where(ProviderConnection.public_id == public_id)
+            )
+            if getattr(result, "rowcount", 0) == 0:
+                raise ConnectionNotFound(f"no connection with id {public_id!r}")

@@ -1,0 +1,149 @@
+"""Provider connections: encrypted credentials, ordering, removal."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.store.crypto import CredentialCipher, CredentialDecryptError
+from server.store.database import session_factory
+from server.store.models import ProviderConnection
+from server.store.repository import (
+    BusinessNotFound,
+    ConnectionNotFound,
+    ConnectionRow,
+    InvalidConnection,
+    Store,
+)
+
+CREDENTIAL = "wix-secret-token-0123456789"
+
+
+async def _add(
+    store: Store, business_id: int, kind: str, credential: str = CREDENTIAL
+) -> ConnectionRow:
+    return await store.add_connection(
+        business_id,
+        kind=kind,
+        base_url=f"https://{kind}.example.com",
+        account_id=f"{kind}-account",
+        credential=credential,
+        mode="live",
+    )
+
+
+async def test_a_credential_is_stored_encrypted(
+    store: Store, migrated_engine: AsyncEngine
+) -> None:
+    business = await store.create_business("acme", "Acme")
+    connection = await _add(store, business.id, "wix")
+
+    async with migrated_engine.connect() as conn:
+        raw = (
+            await conn.execute(
+                select(ProviderConnection.__table__).where(
+                    ProviderConnection.public_id == connection.public_id
+                )
+            )
+        ).one()
+
+    assert raw.credential_encrypted != CREDENTIAL
+    for value in raw:
+        assert CREDENTIAL not in str(value)
+
+
+async def test_connection_configs_decrypt_credentials_in_position_order(store: Store) -> None:
+    business = await store.create_business("acme", "Acme")
+    other = await store.create_business("other", "Other")
+    wix = await _add(store, business.id, "wix", "cred-wix")
+    await _add(store, other.id, "sessions", "cred-other")
+    board = await _add(store, business.id, "sessionboard", "cred-board")
+    boxes = await _add(store, business.id, "boxpressd", "cred-boxes")
+
+    configs = await store.connection_configs(business.id)
+
+    assert [c.connection for c in configs] == [wix, board, boxes]
+    assert [c.credential for c in configs] == ["cred-wix", "cred-board", "cred-boxes"]
+    assert [c.connection.position for c in configs] == [0, 1, 2]
+    assert re.fullmatch(r"conn_[0-9a-f]{8}", wix.public_id)
+
+
+async def test_connections_are_listed_by_business_then_position(store: Store) -> None:
+    acme = await store.create_business("acme", "Acme")
+    other = await store.create_business("other", "Other")
+    o1 = await _add(store, other.id, "wix")
+    a1 = await _add(store, acme.id, "wix")
+    o2 = await _add(store, other.id, "sessions")
+    a2 = await _add(store, acme.id, "sessions")
+
+    assert await store.list_connections() == [a1, a2, o1, o2]
+    assert await store.list_connections(other.id) == [o1, o2]
+
+
+async def test_a_removed_connection_is_gone_and_new_ones_go_last(store: Store) -> None:
+    business = await store.create_business("acme", "Acme")
+    first = await _add(store, business.id, "wix")
+    second = await _add(store, business.id, "sessions")
+    third = await _add(store, business.id, "sessionboard")
+
+    await store.remove_connection(third.public_id)
+    await store.remove_connection(first.public_id)
+    fourth = await _add(store, business.id, "boxpressd")
+
+    assert await store.list_connections(business.id) == [second, fourth]
+    assert fourth.position > second.position
+
+
+async def test_removing_an_unknown_connection_raises_connection_not_found(store: Store) -> None:
+    with pytest.raises(ConnectionNotFound):
+        await store.remove_connection("conn_00000000")
+
+
+async def test_the_connection_config_repr_hides_the_credential(store: Store) -> None:
+    business = await store.create_business("acme", "Acme")
+    await _add(store, business.id, "wix")
+
+    [config] = await store.connection_configs(business.id)
+
+    assert config.credential == CREDENTIAL
+    assert CREDENTIAL not in repr(config)
+    assert CREDENTIAL not in str(config)
+
+
+async def test_a_store_with_a_different_secret_key_cannot_decrypt_credentials(
+    store: Store, migrated_engine: AsyncEngine
+) -> None:
+    business = await store.create_business("acme", "Acme")
+    await _add(store, business.id, "wix")
+    other_store = Store(session_factory(migrated_engine), CredentialCipher("a different key"))
+
+    with pytest.raises(CredentialDecryptError):
+        await other_store.connection_configs(business.id)
+
+
+@pytest.mark.parametrize(("kind", "mode"), [("shopify", "live"), ("wix", "cached")])
+async def test_an_unknown_kind_or_mode_is_refused(store: Store, kind: str, mode: str) -> None:
+    business = await store.create_business("acme", "Acme")
+
+    with pytest.raises(InvalidConnection):
+        await store.add_connection(
+            business.id, kind=kind, base_url="https://x", account_id="a", credential="c", mode=mode
+        )
+
+
+async def test_a_connection_for_a_missing_business_is_refused(store: Store) -> None:
+    with pytest.raises(BusinessNotFound):
+        await _add(store, 12345, "wix")
+
+
+async def test_connections_added_concurrently_get_distinct_positions(store: Store) -> None:
+    business = await store.create_business("acme", "Acme")
+    kinds = ["wix", "sessions", "sessionboard", "boxpressd", "wix"]
+
+    added = await asyncio.gather(*(_add(store, business.id, kind) for kind in kinds))
+
+    assert sorted(c.position for c in added) == [0, 1, 2, 3, 4]
