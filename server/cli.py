@@ -1,0 +1,279 @@
+"""The `business-api` command: run the server and manage businesses, keys and connections.
+
+Output meant for scripts (a new key) goes to stdout alone; everything else to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from schema.errors import ClientError
+from server.settings import Settings, SettingsError
+from server.store.repository import StoreError
+
+T = TypeVar("T")
+
+
+def _run(command: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+    """Run an async command; known errors end it with a message, not a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return asyncio.run(command(*args, **kwargs))
+        except (SettingsError, StoreError, ClientError) as error:
+            raise click.ClickException(str(error)) from None
+
+    return wrapper
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _settings() -> Settings:
+    return Settings.from_environ()
+
+
+async def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from server.services import Services
+
+    services = Services.build(settings)
+    try:
+        return await work(services)
+    finally:
+        await services.close()
+
+
+async def _business_id(services: Any, handle: str) -> int:
+    business = await services.store.get_business(handle)
+    if business is None:
+        raise click.ClickException(f"No business has the handle {handle!r}.")
+    return int(business.id)
+
+
+@click.group()
+def main() -> None:
+    """Serve the Sessions Business API and manage what it serves."""
+
+
+@main.command()
+@_run
+async def migrate() -> None:
+    """Create or upgrade the store's tables."""
+    from server.store.database import create_engine
+    from server.store.database import migrate as upgrade
+
+    settings = _settings()
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    _say("The store is up to date.")
+
+
+@main.group()
+def businesses() -> None:
+    """Create and list businesses."""
+
+
+@businesses.command("create")
+@click.option("--handle", required=True, help="The handle in /@<handle>/api/graphql.")
+@click.option("--name", required=True, help="The business's display name.")
+@_run
+async def businesses_create(handle: str, name: str) -> None:
+    async def work(services: Any) -> None:
+        business = await services.store.create_business(handle, name)
+        _say(f"Created @{business.handle} ({business.public_id}).")
+
+    await _with_services(_settings(), work)
+
+
+@businesses.command("list")
+@_run
+async def businesses_list() -> None:
+    async def work(services: Any) -> None:
+        for business in await services.store.list_businesses():
+            click.echo(f"@{business.handle}\t{business.public_id}\t{business.name}")
+
+    await _with_services(_settings(), work)
+
+
+@main.group()
+def keys() -> None:
+    """Mint, list and revoke API keys."""
+
+
+@keys.command("create")
+@click.option("--business", "handle", required=True, help="The business's handle.")
+@click.option("--scopes", required=True, help="Comma-separated scopes, e.g. business:read,participants:read.")
+@click.option("--name", required=True, help="What the key is for.")
+@click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
+@_run
+async def keys_create(handle: str, scopes: str, name: str, expires_in_days: int | None) -> None:
+    """Print the new key on stdout, once: only its hash is stored."""
+    from server.directory import check_scopes
+
+    async def work(services: Any) -> None:
+        business_id = await _business_id(services, handle)
+        wanted = check_scopes(
+            [s.strip() for s in scopes.split(",") if s.strip()],
+            list(services.policy.scopes), "business:read",
+        )
+        expires = (
+            datetime.now(timezone.utc) + timedelta(days=expires_in_days)
+            if expires_in_days else None
+        )
+        row, full = await services.store.create_api_key(
+            business_id, name=name, scopes=wanted, expires_at=expires
+        )
+        _say(f"Created key {row.key_id} for @{handle} with scopes {', '.join(row.scopes)}.")
+        _say("Store it now: it is not shown again.")
+        click.echo(full)
+
+    await _with_services(_settings(), work)
+
+
+@keys.command("list")
+@click.option("--business", "handle", default=None, help="Only this business's keys.")
+@_run
+async def keys_list(handle: str | None) -> None:
+    async def work(services: Any) -> None:
+        business_id = await _business_id(services, handle) if handle else None
+        for key in await services.store.list_api_keys(business_id):
+            state = "revoked" if key.revoked_at else "active"
+            click.echo(f"{key.key_id}\t{state}\t{','.join(key.scopes)}\t{key.name}")
+
+    await _with_services(_settings(), work)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@_run
+async def keys_revoke(key_id: str) -> None:
+    async def work(services: Any) -> None:
+        await services.store.revoke_api_key(key_id, now=datetime.now(timezone.utc))
+        _say(f"Revoked key {key_id}.")
+
+    await _with_services(_settings(), work)
+
+
+@main.group()
+def connections() -> None:
+    """Connect businesses to their platforms."""
+
+
+@connections.command("add")
+@click.option("--business", "handle", required=True)
+@click.option("--provider", type=click.Choice(["wix"]), required=True)
+@click.option("--base-url", required=True, help="e.g. https://www.wixapis.com")
+@click.option("--account-id", required=True, help="The account at the provider (Wix: site id).")
+@click.option("--credential", required=True, help="The provider API key; stored encrypted.")
+@_run
+async def connections_add(
+    handle: str, provider: str, base_url: str, account_id: str, credential: str
+) -> None:
+    async def work(services: Any) -> None:
+        business_id = await _business_id(services, handle)
+        row = await services.store.add_connection(
+            business_id, kind=provider, base_url=base_url, account_id=account_id,
+            credential=credential, mode="live",
+        )
+        _say(f"Connected @{handle} to {provider} ({row.public_id}).")
+
+    await _with_services(_settings(), work)
+
+
+@connections.command("list")
+@_run
+async def connections_list() -> None:
+    async def work(services: Any) -> None:
+        for row in await services.store.list_connections():
+            click.echo(f"{row.public_id}\t{row.kind}\t{row.mode}\t{row.base_url}\t{row.account_id}")
+
+    await _with_services(_settings(), work)
+
+
+@connections.command("remove")
+@click.argument("connection_id")
+@_run
+async def connections_remove(connection_id: str) -> None:
+    async def work(services: Any) -> None:
+        await services.store.remove_connection(connection_id)
+        _say(f"Removed connection {connection_id}.")
+
+    await _with_services(_settings(), work)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    from server.app import create_app
+
+    try:
+        app = create_app(_settings())
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--database", type=click.Path(path_type=Path), default=Path("business-api-demo.db"),
+              show_default=True, help="The demo's SQLite file (created or reused).")
+def demo(host: str, port: int, database: Path) -> None:
+    """A working server with one business, @tremble, over an emulated Wix site."""
+    from server.demo import run_demo
+
+    run_demo(host=host, port=port, database=database)
+
+
+@main.group()
+def policy() -> None:
+    """Inspect the access policy."""
+
+
+@policy.command("check")
+def policy_check() -> None:
+    """Validate the policy file against the schema."""
+    from schema.policy import PolicyError
+    from server.services import load_checked_policy
+
+    try:
+        loaded, _ = load_checked_policy(Settings.from_environ(secret_key="unused" * 4))
+    except PolicyError as error:
+        raise click.ClickException(str(error)) from None
+    _say(f"{loaded.source}: {len(loaded.fields)} fields under {len(loaded.scopes)} scopes.")
+
+
+@main.group("schema")
+def schema_group() -> None:
+    """Print the schema."""
+
+
+@schema_group.command("print")
+@click.option("--public", is_flag=True, help="Only what a key with every scope can read.")
+def schema_print(public: bool) -> None:
+    from server.services import load_checked_policy
+
+    loaded, executor = load_checked_policy(Settings.from_environ(secret_key="unused" * 4))
+    schema = executor.slices.for_scopes(loaded.scopes) if public else executor.internal
+    click.echo(schema.as_str())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
