@@ -84,8 +84,8 @@ async def prepare(settings: Settings, emulator_url: str) -> DemoSetup:
         business = await store.get_business(HANDLE) or await store.create_business(HANDLE, NAME)
         configs = [c for c in await store.connection_configs(business.id) if c.connection.kind == "wix"]
         if configs and configs[0].connection.base_url != emulator_url:
-            await store.remove_connection(configs[0].connection.public_id)
-            configs = []
+            # Another port this time: same connection (so the same GIDs), new address.
+            await store.move_connection(configs[0].connection.public_id, emulator_url)
         if not configs:
             await store.add_connection(
                 business.id, kind="wix", base_url=emulator_url,
@@ -96,7 +96,8 @@ async def prepare(settings: Settings, emulator_url: str) -> DemoSetup:
         scopes = list(services.policy.scopes)
         assert REQUIRED_SCOPE in scopes
         _, api_key = await store.create_api_key(business.id, name="demo", scopes=scopes)
-        return DemoSetup(api_key, configs[0].credential, configs[0].connection.account_id)
+        wix = configs[0]
+        return DemoSetup(api_key, wix.credential, wix.connection.account_id)
     finally:
         await services.close()
 

@@ -64,7 +64,9 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     unknown = set(data) - {"scopes", "expose"}
     if unknown:
         name = sorted(unknown)[0]
-        line = lines.get((name, "")) or lines.get(("", name))
+        line = lines.get((name, "")) or lines.get(("", name)) or next(
+            (n for (t, k), n in lines.items() if t.startswith(f"{name}.") and not k), None
+        )
         raise PolicyError(f"{source}:{line}: unknown table or key `{name}`")
     scopes = data.get("scopes", {})
     if not scopes or not all(isinstance(v, str) for v in scopes.values()):

@@ -310,6 +310,17 @@ class Store:
             for c in connections
         ]
 
+    async def move_connection(self, public_id: str, base_url: str) -> None:
+        """Point a connection at a new base URL, keeping its id (and so every GID made from it)."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(ProviderConnection)
+                .where(ProviderConnection.public_id == public_id)
+                .values(base_url=base_url)
+            )
+            if getattr(result, "rowcount", 0) == 0:
+                raise ConnectionNotFound(f"no connection with id {public_id!r}")
+
     async def remove_connection(self, public_id: str) -> None:
         async with self._sessions() as session, session.begin():
             result = await session.execute(
