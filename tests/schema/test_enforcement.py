@@ -264,7 +264,9 @@ def test_a_mutation_is_forbidden(check):
     assert "read-only" in error.message
 
 
-@pytest.mark.parametrize("document", [TYPENAME_QUERY, INTROSPECTION_QUERY, TYPE_INTROSPECTION_QUERY])
+@pytest.mark.parametrize(
+    "document", [TYPENAME_QUERY, INTROSPECTION_QUERY, TYPE_INTROSPECTION_QUERY]
+)
 def test_typename_and_introspection_are_allowed(check, document):
     assert check(document) == []
 
@@ -315,7 +317,8 @@ def slices(policy):
 
 
 def introspected_fields(sliced, type_name: str = "BusinessParticipant") -> list[str] | None:
-    result = graphql_sync(sliced._schema, PARTICIPANT_FIELDS.replace("BusinessParticipant", type_name))
+    document = PARTICIPANT_FIELDS.replace("BusinessParticipant", type_name)
+    result = graphql_sync(sliced._schema, document)
     assert result.errors is None
     found = result.data["__type"]
     return None if found is None else [field["name"] for field in found["fields"]]
@@ -327,7 +330,9 @@ def test_the_slice_shows_email_only_when_its_scope_is_granted(slices):
 
 
 @pytest.mark.parametrize("scopes", [ALL_SCOPES, WITHOUT_EMAIL, READ_ONLY_SCOPES])
-@pytest.mark.parametrize("hidden", ["phone", "apiKeys", "Mutation", "edges", "handle", "businesses"])
+@pytest.mark.parametrize(
+    "hidden", ["phone", "apiKeys", "Mutation", "edges", "handle", "businesses"]
+)
 def test_the_slice_never_shows_what_the_policy_hides(slices, scopes, hidden):
     assert hidden not in slices.for_scopes(scopes).as_str()
 

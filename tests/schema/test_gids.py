@@ -40,7 +40,10 @@ def test_a_gid_has_the_documented_form(type_name):
 
 def test_every_type_in_the_prefix_table_round_trips():
     for type_name in PREFIXES:
-        gid = business_gid("biz_1a2b") if type_name == "Business" else encode_gid(type_name, CONNECTION, "7")
+        if type_name == "Business":
+            gid = business_gid("biz_1a2b")
+        else:
+            gid = encode_gid(type_name, CONNECTION, "7")
         assert decode_gid(gid).type_name == type_name
 
 
@@ -86,7 +89,9 @@ LOCAL = PARTICIPANT.rpartition("/")[2]
         ),
         pytest.param(f"gid://Sessions/BusinessParticipant/p_{opaque('conn_1')}", id="no separator"),
         pytest.param(f"gid://Sessions/BusinessParticipant/p_{opaque('/42')}", id="no connection"),
-        pytest.param(f"gid://Sessions/BusinessParticipant/p_{opaque('conn_1/')}", id="no provider id"),
+        pytest.param(
+            f"gid://Sessions/BusinessParticipant/p_{opaque('conn_1/')}", id="no provider id"
+        ),
         pytest.param("gid://Sessions/BusinessParticipant", id="no local part"),
         pytest.param("gid://Sessions/", id="root only"),
         pytest.param("", id="empty"),

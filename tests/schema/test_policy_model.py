@@ -126,7 +126,11 @@ def test_a_field_whose_type_exposes_nothing_is_a_start_up_error_naming_its_line(
 
 
 def test_a_field_whose_type_is_exposed_too_validates(graph):
-    text = MINIMAL + 'connections = "business:read"\n\n[expose.ProviderConnection]\nid = "business:read"\n'
+    text = (
+        MINIMAL
+        + 'connections = "business:read"\n'
+        + '\n[expose.ProviderConnection]\nid = "business:read"\n'
+    )
     validate_policy(parse_policy(text, source=SOURCE), graph)
 
 

@@ -13,7 +13,8 @@ UTC = dt.timezone.utc
 
 
 def test_a_utc_instant_is_written_with_milliseconds_and_z():
-    assert format_datetime(dt.datetime(2026, 6, 1, 14, 32, 8, tzinfo=UTC)) == "2026-06-01T14:32:08.000Z"
+    value = dt.datetime(2026, 6, 1, 14, 32, 8, tzinfo=UTC)
+    assert format_datetime(value) == "2026-06-01T14:32:08.000Z"
 
 
 @pytest.mark.parametrize(

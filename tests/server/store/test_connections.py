@@ -147,3 +147,24 @@ async def test_connections_added_concurrently_get_distinct_positions(store: Stor
     added = await asyncio.gather(*(_add(store, business.id, kind) for kind in kinds))
 
     assert sorted(c.position for c in added) == [0, 1, 2, 3, 4]
+
+
+async def test_a_moved_connection_keeps_its_id_and_gets_the_new_base_url(store: Store) -> None:
+    business = await store.create_business("moves", "Moves")
+    connection = await _add(store, business.id, "wix")
+    await store.move_connection(connection.public_id, "http://127.0.0.1:9999/_emulators/wix")
+    moved = await store.get_connection(connection.public_id)
+    assert moved is not None
+    assert moved.public_id == connection.public_id
+    assert moved.base_url == "http://127.0.0.1:9999/_emulators/wix"
+    with pytest.raises(ConnectionNotFound):
+        await store.move_connection("conn_missing", "http://x")
+
+
+async def test_a_business_is_found_by_its_public_id_and_by_its_connection(store: Store) -> None:
+    business = await store.create_business("finds", "Finds")
+    connection = await _add(store, business.id, "wix")
+    assert await store.get_business_by_public_id(business.public_id) == business
+    assert await store.get_business_of_connection(connection.public_id) == business
+    assert await store.get_business_by_public_id("biz_missing") is None
+    assert await store.get_business_of_connection("conn_missing") is None
