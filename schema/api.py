@@ -6,6 +6,7 @@ by the policy file (`schema.policy`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -14,7 +15,7 @@ from strawberry.types import Info
 from schema.errors import BadUserInput, NotFound
 from schema.gids import decode_gid
 from schema.records import ParticipantKey
-from schema.scalars import DateTime
+from schema.scalars import CONFIG
 from schema.source import ActivitySessionKey, BusinessRecord
 from schema.types.activity import ActivitySession
 from schema.types.business import ApiKey, Business, ProviderConnection
@@ -101,7 +102,7 @@ class Mutation:
         business_id: strawberry.ID,
         name: str,
         scopes: list[str],
-        expires_at: DateTime | None = None,
+        expires_at: datetime | None = None,
     ) -> CreateApiKeyPayload:
         business = await _business_of(info, business_id)
         record, full_key = await info.context.directory.create_api_key(
@@ -130,10 +131,12 @@ class Mutation:
         return ProviderConnection(record=record)
 
     @strawberry.mutation(description="Remove a platform connection from its business.")
-    async def disconnect_provider(self, info: Info, connection_id: strawberry.ID) -> ProviderConnection:
+    async def disconnect_provider(
+        self, info: Info, connection_id: strawberry.ID
+    ) -> ProviderConnection:
         record = await info.context.directory.disconnect_provider(connection_id)
         return ProviderConnection(record=record)
 
 
 def build_internal_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation)
+    return strawberry.Schema(query=Query, mutation=Mutation, config=CONFIG)

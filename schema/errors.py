@@ -6,13 +6,13 @@ masked as INTERNAL_SERVER_ERROR before it reaches a client.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from graphql import GraphQLError
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     BAD_REQUEST = "BAD_REQUEST"

@@ -22,7 +22,6 @@ from graphql import (
     parse,
     validate,
 )
-
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 
 from schema.context import GraphContext
@@ -58,8 +57,12 @@ class OperationResult:
         return body
 
 
+def _formatted(error: GraphQLError) -> dict[str, Any]:
+    return dict(error.formatted)
+
+
 def _with_code(error: GraphQLError, code: ErrorCode) -> dict[str, Any]:
-    formatted = error.formatted
+    formatted = _formatted(error)
     formatted["extensions"] = {**(error.extensions or {}), "code": code.value}
     return formatted
 
@@ -68,24 +71,20 @@ def client_error(error: GraphQLError) -> dict[str, Any]:
     """Shape an error for a client: known codes pass, anything else is masked."""
     original = error.original_error
     if isinstance(original, ClientError):
-        formatted = error.formatted
+        formatted = _formatted(error)
         formatted["extensions"] = dict(original.extensions or {})
         return formatted
     code = (error.extensions or {}).get("code")
     if original is None and code in _CLOSED_CODES:
-        return error.formatted
+        return _formatted(error)
     log.error("unexpected error while resolving %s", error.path, exc_info=original or error)
     masked = GraphQLError(
-        "Internal server error.", nodes=error.nodes, path=error.path,
+        "Internal server error.",
+        nodes=error.nodes,
+        path=error.path,
         extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value},
     )
-    return masked.formatted
-
-
-def only_error(message: str, code: ErrorCode, **extensions: Any) -> OperationResult:
-    return OperationResult(
-        errors=[GraphQLError(message, extensions={"code": code.value, **extensions}).formatted]
-    )
+    return _formatted(masked)
 
 
 class Executor:
@@ -114,7 +113,7 @@ class Executor:
             self.internal._schema, self.policy, document, scopes, documentation
         )
         if forbidden:
-            return OperationResult(errors=[error.formatted for error in forbidden])
+            return OperationResult(errors=[_formatted(error) for error in forbidden])
         return await self._run(self.slices.for_scopes(scopes), document, request, context)
 
     async def run_for_operator(
@@ -147,12 +146,12 @@ class Executor:
         )
         if not isinstance(result, ExecutionResult):
             result = await result
-        if result.data is None and result.errors and not context.partial_errors:
-            # Nothing executed: a variable that did not coerce, or no operation to pick.
-            if all(e.path is None for e in result.errors):
-                return OperationResult(
-                    errors=[_with_code(e, ErrorCode.BAD_USER_INPUT) for e in result.errors]
-                )
+        nothing_ran = result.data is None and not context.partial_errors
+        if nothing_ran and result.errors and all(e.path is None for e in result.errors):
+            # A variable that did not coerce, or no operation to pick: nothing executed.
+            return OperationResult(
+                errors=[_with_code(e, ErrorCode.BAD_USER_INPUT) for e in result.errors]
+            )
         errors = [client_error(e) for e in result.errors or []]
         errors += [client_error(e) for e in context.partial_errors]
         return OperationResult(errors=errors, data=result.data, executed=True)

@@ -110,14 +110,23 @@ class Directory(Protocol):
     async def connections(self, business: BusinessRecord) -> list[ConnectionRecord]: ...
 
     async def create_api_key(
-        self, business: BusinessRecord, *, name: str, scopes: Sequence[str],
+        self,
+        business: BusinessRecord,
+        *,
+        name: str,
+        scopes: Sequence[str],
         expires_at: datetime | None,
     ) -> tuple[ApiKeyRecord, str]: ...
 
     async def revoke_api_key(self, key_id: str) -> ApiKeyRecord: ...
 
     async def connect_provider(
-        self, business: BusinessRecord, *, kind: str, base_url: str, account_id: str,
+        self,
+        business: BusinessRecord,
+        *,
+        kind: str,
+        base_url: str,
+        account_id: str,
         credential: str,
     ) -> ConnectionRecord: ...
 

@@ -32,7 +32,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
         exc.status_code, ErrorCode.BAD_REQUEST
     )
-    return error_response(exc.status_code, str(exc.detail), code, headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, str(exc.detail), code, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

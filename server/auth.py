@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 
@@ -28,7 +28,7 @@ async def authenticate_key(
     token = bearer_token(request)
     if token is None:
         return None
-    found = await store.authenticate(token, now=datetime.now(timezone.utc))
+    found = await store.authenticate(token, now=datetime.now(UTC))
     if found is None or found[0].handle != handle:
         return None
     return found
@@ -49,7 +49,7 @@ class KeyUseRecorder:
         self._pending: dict[str, datetime] = {}
 
     def saw(self, key_id: str) -> None:
-        self._pending[key_id] = datetime.now(timezone.utc)
+        self._pending[key_id] = datetime.now(UTC)
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, {}
@@ -61,5 +61,5 @@ class KeyUseRecorder:
             await asyncio.sleep(self._interval)
             try:
                 await self.flush()
-            except Exception:  # noqa: BLE001 - a failed write must not stop later ones
+            except Exception:
                 log.exception("could not record API key use")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +22,7 @@ from server.store.repository import StoreError
 T = TypeVar("T")
 
 
-def _run(command: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+def _run(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     """Run an async command; known errors end it with a message, not a traceback."""
 
     @wraps(command)
@@ -115,7 +115,9 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--business", "handle", required=True, help="The business's handle.")
-@click.option("--scopes", required=True, help="Comma-separated scopes, e.g. business:read,participants:read.")
+@click.option(
+    "--scopes", required=True, help="Comma-separated scopes, e.g. business:read,participants:read."
+)
 @click.option("--name", required=True, help="What the key is for.")
 @click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
 @_run
@@ -127,12 +129,10 @@ async def keys_create(handle: str, scopes: str, name: str, expires_in_days: int 
         business_id = await _business_id(services, handle)
         wanted = check_scopes(
             [s.strip() for s in scopes.split(",") if s.strip()],
-            list(services.policy.scopes), "business:read",
+            list(services.policy.scopes),
+            "business:read",
         )
-        expires = (
-            datetime.now(timezone.utc) + timedelta(days=expires_in_days)
-            if expires_in_days else None
-        )
+        expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
         row, full = await services.store.create_api_key(
             business_id, name=name, scopes=wanted, expires_at=expires
         )
@@ -161,7 +161,7 @@ async def keys_list(handle: str | None) -> None:
 @_run
 async def keys_revoke(key_id: str) -> None:
     async def work(services: Any) -> None:
-        await services.store.revoke_api_key(key_id, now=datetime.now(timezone.utc))
+        await services.store.revoke_api_key(key_id, now=datetime.now(UTC))
         _say(f"Revoked key {key_id}.")
 
     await _with_services(_settings(), work)
@@ -185,8 +185,12 @@ async def connections_add(
     async def work(services: Any) -> None:
         business_id = await _business_id(services, handle)
         row = await services.store.add_connection(
-            business_id, kind=provider, base_url=base_url, account_id=account_id,
-            credential=credential, mode="live",
+            business_id,
+            kind=provider,
+            base_url=base_url,
+            account_id=account_id,
+            credential=credential,
+            mode="live",
         )
         _say(f"Connected @{handle} to {provider} ({row.public_id}).")
 
@@ -233,8 +237,13 @@ def serve(host: str, port: int) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--database", type=click.Path(path_type=Path), default=Path("business-api-demo.db"),
-              show_default=True, help="The demo's SQLite file (created or reused).")
+@click.option(
+    "--database",
+    type=click.Path(path_type=Path),
+    default=Path("business-api-demo.db"),
+    show_default=True,
+    help="The demo's SQLite file (created or reused).",
+)
 def demo(host: str, port: int, database: Path) -> None:
     """A working server with one business, @tremble, over an emulated Wix site."""
     from server.demo import run_demo

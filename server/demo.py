@@ -82,17 +82,24 @@ async def prepare(settings: Settings, emulator_url: str) -> DemoSetup:
         await migrate(services.engine)
         store = services.store
         business = await store.get_business(HANDLE) or await store.create_business(HANDLE, NAME)
-        configs = [c for c in await store.connection_configs(business.id) if c.connection.kind == "wix"]
+        configs = [
+            c for c in await store.connection_configs(business.id) if c.connection.kind == "wix"
+        ]
         if configs and configs[0].connection.base_url != emulator_url:
             # Another port this time: same connection (so the same GIDs), new address.
             await store.move_connection(configs[0].connection.public_id, emulator_url)
         if not configs:
             await store.add_connection(
-                business.id, kind="wix", base_url=emulator_url,
-                account_id=f"site-{secrets.token_hex(4)}", credential=secrets.token_urlsafe(24),
+                business.id,
+                kind="wix",
+                base_url=emulator_url,
+                account_id=f"site-{secrets.token_hex(4)}",
+                credential=secrets.token_urlsafe(24),
                 mode="live",
             )
-            configs = [c for c in await store.connection_configs(business.id) if c.connection.kind == "wix"]
+            configs = [
+                c for c in await store.connection_configs(business.id) if c.connection.kind == "wix"
+            ]
         scopes = list(services.policy.scopes)
         assert REQUIRED_SCOPE in scopes
         _, api_key = await store.create_api_key(business.id, name="demo", scopes=scopes)
@@ -109,7 +116,8 @@ def run_demo(*, host: str, port: int, database: Path) -> None:
     setup = asyncio.run(prepare(settings, f"{base}/_emulators/wix"))
     emulator = create_emulator(
         generate_dataset(seed=SEED, contacts=PARTICIPANTS),
-        api_key=setup.wix_key, site_id=setup.wix_site,
+        api_key=setup.wix_key,
+        site_id=setup.wix_site,
     )
     app = create_app(settings, extra_routes=[Mount("/_emulators/wix", app=emulator.app)])
     url = f"{base}/@{HANDLE}/api/graphql"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 
@@ -23,15 +23,24 @@ def business_record(row: BusinessRow) -> BusinessRecord:
 
 def key_record(row: ApiKeyRow) -> ApiKeyRecord:
     return ApiKeyRecord(
-        key_id=row.key_id, name=row.name, scopes=row.scopes, created_at=row.created_at,
-        last_used_at=row.last_used_at, revoked_at=row.revoked_at, expires_at=row.expires_at,
+        key_id=row.key_id,
+        name=row.name,
+        scopes=row.scopes,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
     )
 
 
 def connection_record(row: ConnectionRow) -> ConnectionRecord:
     return ConnectionRecord(
-        public_id=row.public_id, kind=row.kind, mode=row.mode, base_url=row.base_url,
-        account_id=row.account_id, created_at=row.created_at,
+        public_id=row.public_id,
+        kind=row.kind,
+        mode=row.mode,
+        base_url=row.base_url,
+        account_id=row.account_id,
+        created_at=row.created_at,
     )
 
 
@@ -39,7 +48,9 @@ def check_scopes(scopes: Sequence[str], declared: Sequence[str], required: str) 
     """Keys carry declared scopes only, and always the one every read starts with."""
     unknown = [s for s in scopes if s not in declared]
     if unknown:
-        raise BadUserInput(f"Unknown scopes: {', '.join(unknown)}. Declared: {', '.join(declared)}.")
+        raise BadUserInput(
+            f"Unknown scopes: {', '.join(unknown)}. Declared: {', '.join(declared)}."
+        )
     if required not in scopes:
         raise BadUserInput(f"Every key needs the `{required}` scope.")
     return list(dict.fromkeys(scopes))
@@ -89,12 +100,16 @@ class StoreDirectory:
         return [connection_record(c) for c in await self._store.list_connections(row.id)]
 
     async def create_api_key(
-        self, business: BusinessRecord, *, name: str, scopes: Sequence[str],
+        self,
+        business: BusinessRecord,
+        *,
+        name: str,
+        scopes: Sequence[str],
         expires_at: datetime | None,
     ) -> tuple[ApiKeyRecord, str]:
         row = await self._business_row(business)
         checked = check_scopes(scopes, self._scopes, self._required_scope)
-        if expires_at is not None and expires_at <= datetime.now(timezone.utc):
+        if expires_at is not None and expires_at <= datetime.now(UTC):
             raise BadUserInput("`expiresAt` must be in the future.")
         key, full = await self._store.create_api_key(
             row.id, name=name, scopes=checked, expires_at=expires_at
@@ -103,13 +118,18 @@ class StoreDirectory:
 
     async def revoke_api_key(self, key_id: str) -> ApiKeyRecord:
         try:
-            key = await self._store.revoke_api_key(key_id, now=datetime.now(timezone.utc))
+            key = await self._store.revoke_api_key(key_id, now=datetime.now(UTC))
         except StoreError:
             raise NotFound("No API key has this id.") from None
         return key_record(key)
 
     async def connect_provider(
-        self, business: BusinessRecord, *, kind: str, base_url: str, account_id: str,
+        self,
+        business: BusinessRecord,
+        *,
+        kind: str,
+        base_url: str,
+        account_id: str,
         credential: str,
     ) -> ConnectionRecord:
         if kind not in ADAPTERS:
@@ -118,8 +138,12 @@ class StoreDirectory:
             raise BadUserInput("`baseUrl` must be an http(s) URL.")
         row = await self._business_row(business)
         connection = await self._store.add_connection(
-            row.id, kind=kind, base_url=base_url, account_id=account_id,
-            credential=credential, mode="live",
+            row.id,
+            kind=kind,
+            base_url=base_url,
+            account_id=account_id,
+            credential=credential,
+            mode="live",
         )
         return connection_record(connection)
 

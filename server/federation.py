@@ -55,7 +55,8 @@ class Position:
         valid = (
             isinstance(connection, str)
             and (cursor is None or isinstance(cursor, str))
-            and isinstance(skip, int) and skip >= 0
+            and isinstance(skip, int)
+            and skip >= 0
             and isinstance(exhausted, bool)
         )
         if not valid:

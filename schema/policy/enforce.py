@@ -116,12 +116,20 @@ class _Walk:
         if scope is None:
             yield _forbidden(
                 f"`{parent.name}.{name}` is not available to API keys.",
-                node, here, NOT_EXPOSED, None, self.documentation,
+                node,
+                here,
+                NOT_EXPOSED,
+                None,
+                self.documentation,
             )
         elif scope not in self.granted:
             yield _forbidden(
                 f"`{parent.name}.{name}` needs the `{scope}` scope, which this API key lacks.",
-                node, here, MISSING_SCOPE, scope, self.documentation,
+                node,
+                here,
+                MISSING_SCOPE,
+                scope,
+                self.documentation,
             )
         else:
             target = get_named_type(definition.type)
@@ -150,7 +158,11 @@ def check_operation(
                 _forbidden(
                     f"{definition.operation.value.capitalize()}s are not available to API keys: "
                     "the Business API is read-only.",
-                    definition, [], NOT_EXPOSED, None, documentation,
+                    definition,
+                    [],
+                    NOT_EXPOSED,
+                    None,
+                    documentation,
                 )
             )
             continue

@@ -64,8 +64,10 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     unknown = set(data) - {"scopes", "expose"}
     if unknown:
         name = sorted(unknown)[0]
-        line = lines.get((name, "")) or lines.get(("", name)) or next(
-            (n for (t, k), n in lines.items() if t.startswith(f"{name}.") and not k), None
+        line = (
+            lines.get((name, ""))
+            or lines.get(("", name))
+            or next((n for (t, k), n in lines.items() if t.startswith(f"{name}.") and not k), None)
         )
         raise PolicyError(f"{source}:{line}: unknown table or key `{name}`")
     scopes = data.get("scopes", {})
@@ -93,7 +95,10 @@ def validate_policy(policy: Policy, schema: GraphQLSchema) -> None:
     for (type_name, field_name), scope in policy.fields.items():
         where = policy.where(f"expose.{type_name}", field_name)
         if type_name in closed_roots:
-            raise PolicyError(f"{where}: `{type_name}.{field_name}`: mutations and subscriptions cannot be exposed to API keys")
+            raise PolicyError(
+                f"{where}: `{type_name}.{field_name}`: mutations and subscriptions "
+                "cannot be exposed to API keys"
+            )
         graphql_type = schema.type_map.get(type_name)
         if not isinstance(graphql_type, GraphQLObjectType):
             raise PolicyError(f"{where}: the schema has no object type `{type_name}`")
@@ -101,11 +106,14 @@ def validate_policy(policy: Policy, schema: GraphQLSchema) -> None:
         if field is None:
             raise PolicyError(f"{where}: the schema has no field `{type_name}.{field_name}`")
         if scope not in policy.scopes:
-            raise PolicyError(f"{where}: `{type_name}.{field_name}` needs undeclared scope `{scope}`")
+            raise PolicyError(
+                f"{where}: `{type_name}.{field_name}` needs undeclared scope `{scope}`"
+            )
         target = get_named_type(field.type)
         if isinstance(target, GraphQLObjectType) and target.name not in policy.exposed_types():
             raise PolicyError(
-                f"{where}: `{type_name}.{field_name}` returns `{target.name}`, which exposes no field"
+                f"{where}: `{type_name}.{field_name}` returns `{target.name}`, "
+                "which exposes no field"
             )
     if schema.query_type is None or schema.query_type.name not in policy.exposed_types():
         raise PolicyError(f"{policy.source}: the policy exposes no field of `Query`")

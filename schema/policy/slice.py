@@ -16,6 +16,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
 from schema.policy.model import Policy
+from schema.scalars import CONFIG
 
 
 class _SlicedSchema(strawberry.Schema):
@@ -41,7 +42,7 @@ class SchemaSlices:
     def __init__(self, policy: Policy, query: type, **schema_kwargs: Any) -> None:
         self.policy = policy
         self._query = query
-        self._kwargs = schema_kwargs
+        self._kwargs = {"config": CONFIG, **schema_kwargs}
         self._built: dict[frozenset[str], strawberry.Schema] = {}
 
     def for_scopes(self, scopes: Iterable[str]) -> strawberry.Schema:

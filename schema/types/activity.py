@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.types import Info
 
 from schema.gids import encode_gid
 from schema.records import ActivitySessionRecord, RegistrationRecord
-from schema.scalars import DateTime
 from schema.source import ActivitySessionKey, BusinessRecord
 from schema.types.enums import RegistrationStatus
 
@@ -23,7 +24,9 @@ class ActivitySession:
 
     @strawberry.field(description="The activity session's global ID.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_gid("ActivitySession", self.key.connection, self.key.provider_id))
+        return strawberry.ID(
+            encode_gid("ActivitySession", self.key.connection, self.key.provider_id)
+        )
 
     async def _record(self, info: Info) -> ActivitySessionRecord | None:
         loader = info.context.loaders(self.business).activity_session_by_key
@@ -35,12 +38,12 @@ class ActivitySession:
         return record.title if record else None
 
     @strawberry.field(description="When the session starts.")
-    async def starts_at(self, info: Info) -> DateTime | None:
+    async def starts_at(self, info: Info) -> datetime | None:
         record = await self._record(info)
         return record.starts_at if record else None
 
     @strawberry.field(description="When the session ends.")
-    async def ends_at(self, info: Info) -> DateTime | None:
+    async def ends_at(self, info: Info) -> datetime | None:
         record = await self._record(info)
         return record.ends_at if record else None
 
@@ -79,7 +82,7 @@ class ActivityRegistration:
     @strawberry.field(
         description="When the registration was confirmed; null while it is not confirmed."
     )
-    def confirmed_at(self) -> DateTime | None:
+    def confirmed_at(self) -> datetime | None:
         return self.record.confirmed_at
 
     @strawberry.field(description="The activity session the registration is for.")

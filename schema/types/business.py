@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry import UNSET
 from strawberry.types import Info
 
 from schema.errors import BadUserInput
 from schema.gids import business_gid
-from schema.scalars import DateTime
 from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
 from schema.types.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -28,7 +29,9 @@ PARTICIPANTS = "participants"
 class ApiKey:
     record: strawberry.Private[ApiKeyRecord]
 
-    @strawberry.field(description="The key's public id: the part after `sk_` and before the secret.")
+    @strawberry.field(
+        description="The key's public id: the part after `sk_` and before the secret."
+    )
     def key_id(self) -> str:
         return self.record.key_id
 
@@ -41,19 +44,19 @@ class ApiKey:
         return list(self.record.scopes)
 
     @strawberry.field(description="When the key was created.")
-    def created_at(self) -> DateTime:
+    def created_at(self) -> datetime:
         return self.record.created_at
 
     @strawberry.field(description="When the key was last used (written behind, so approximate).")
-    def last_used_at(self) -> DateTime | None:
+    def last_used_at(self) -> datetime | None:
         return self.record.last_used_at
 
     @strawberry.field(description="When the key was revoked; null while it is active.")
-    def revoked_at(self) -> DateTime | None:
+    def revoked_at(self) -> datetime | None:
         return self.record.revoked_at
 
     @strawberry.field(description="When the key stops working; null when it does not expire.")
-    def expires_at(self) -> DateTime | None:
+    def expires_at(self) -> datetime | None:
         return self.record.expires_at
 
 
@@ -82,7 +85,7 @@ class ProviderConnection:
         return self.record.account_id
 
     @strawberry.field(description="When the connection was added.")
-    def created_at(self) -> DateTime:
+    def created_at(self) -> datetime:
         return self.record.created_at
 
 
@@ -103,7 +106,7 @@ class Business:
         return self.record.handle
 
     @strawberry.field(description="When the business was created.")
-    def created_at(self) -> DateTime:
+    def created_at(self) -> datetime:
         return self.record.created_at
 
     @strawberry.field(
@@ -145,4 +148,3 @@ class Business:
     async def api_keys(self, info: Info) -> list[ApiKey]:
         records = await info.context.directory.api_keys(self.record)
         return [ApiKey(record=record) for record in records]
-

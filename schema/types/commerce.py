@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import decimal
+from datetime import datetime
+
 import strawberry
 
 from schema.gids import encode_gid
 from schema.records import ProductRecord, PurchaseRecord
-from schema.scalars import DateTime, Decimal
 from schema.types.enums import PurchaseStatus
 
 
@@ -31,7 +33,9 @@ class ProductPurchase:
 
     @strawberry.field(description="The purchase's global ID.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_gid("ProductPurchase", self.connection, self.record.provider_id))
+        return strawberry.ID(
+            encode_gid("ProductPurchase", self.connection, self.record.provider_id)
+        )
 
     @strawberry.field(description="Where the payment stands.")
     def status(self) -> PurchaseStatus:
@@ -41,7 +45,7 @@ class ProductPurchase:
         description="The amount paid for this purchase after tax, as a decimal string in "
         "`currencyCode`; null when the provider does not report it."
     )
-    def price_paid(self) -> Decimal | None:
+    def price_paid(self) -> decimal.Decimal | None:
         return self.record.price_paid
 
     @strawberry.field(description="The ISO 4217 currency of `pricePaid`.")
@@ -49,7 +53,7 @@ class ProductPurchase:
         return self.record.currency_code
 
     @strawberry.field(description="When the purchase was made.")
-    def purchased_at(self) -> DateTime | None:
+    def purchased_at(self) -> datetime | None:
         return self.record.purchased_at
 
     @strawberry.field(description="The product bought. Selecting its `id` costs nothing extra.")

@@ -18,7 +18,8 @@ R = TypeVar("R")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
 First = Annotated[
-    int | None, strawberry.argument(description=f"How many items to return, from 1 to {MAX_PAGE_SIZE}.")
+    int | None,
+    strawberry.argument(description=f"How many items to return, from 1 to {MAX_PAGE_SIZE}."),
 ]
 After = Annotated[
     str | None,
@@ -99,9 +100,7 @@ def empty_connection() -> Connection[Any]:
     return build_connection([], has_next_page=False, has_previous_page=False)
 
 
-def offset_after(
-    cursors: CursorCodec, after: str | None, *, business: str, connection: str
-) -> int:
+def offset_after(cursors: CursorCodec, after: str | None, *, business: str, connection: str) -> int:
     """The offset an in-memory list's `after` cursor carries (0 without one)."""
     if after is None:
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -11,7 +12,6 @@ from strawberry.types import Info
 
 from schema.gids import encode_gid
 from schema.records import ConsentRecord, ParticipantRecord
-from schema.scalars import DateTime
 from schema.source import BusinessRecord
 from schema.types.activity import ActivityRegistration
 from schema.types.commerce import ProductPurchase
@@ -22,8 +22,8 @@ from schema.types.pagination import (
     Connection,
     First,
     check_first,
-    given_cursor,
     empty_connection,
+    given_cursor,
     offset_after,
     paginate_list,
     stable_order,
@@ -40,7 +40,7 @@ class EmailMarketingConsent:
         return EmailMarketingConsentStatus(self.record.status)
 
     @strawberry.field(description="When the answer was last recorded; null when unknown.")
-    def at(self) -> DateTime | None:
+    def at(self) -> datetime | None:
         return self.record.at
 
 
@@ -91,7 +91,7 @@ class BusinessParticipant:
         first: First = DEFAULT_PAGE_SIZE,
         after: After = UNSET,
     ) -> Connection[ActivityRegistration]:
-        return await self._page(info, "registrations", first, after)
+        return await self._page(info, "registrations", check_first(first), after)
 
     @strawberry.field(description="The products the participant bought, oldest first.")
     async def product_purchases(
@@ -100,17 +100,14 @@ class BusinessParticipant:
         first: First = DEFAULT_PAGE_SIZE,
         after: After = UNSET,
     ) -> Connection[ProductPurchase]:
-        return await self._page(info, "purchases", first, after)
+        return await self._page(info, "purchases", check_first(first), after)
 
     async def _page(self, info: Info, relation: str, first: int, after: str | None) -> Connection:
         """Registrations and purchases come whole from one batched load, then are paged here."""
-        first = check_first(first)
         after = given_cursor(after)
         cursors = info.context.cursors
         bound_to = f"{relation}:{self.id()}"
-        offset = offset_after(
-            cursors, after, business=self.business.public_id, connection=bound_to
-        )
+        offset = offset_after(cursors, after, business=self.business.public_id, connection=bound_to)
         loaders = info.context.loaders(self.business)
         loader = (
             loaders.registrations_by_participant

@@ -42,7 +42,8 @@ async def read_operation(request: Request, limit: int) -> OperationRequest | JSO
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         return error_response(
-            415, "Send the operation as `Content-Type: application/json`.",
+            415,
+            "Send the operation as `Content-Type: application/json`.",
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
         )
     try:
@@ -52,7 +53,7 @@ async def read_operation(request: Request, limit: int) -> OperationRequest | JSO
     if raw is None:
         return _too_large(limit)
     if not raw.strip():
-        return _bad("The request body is empty: send {\"query\": \"...\"}.")
+        return _bad('The request body is empty: send {"query": "..."}.')
     try:
         body: Any = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -1,4 +1,5 @@
-"""The GraphQL endpoints: `/@{handle}/api/graphql` for API keys, `/admin/api/graphql` for the operator."""
+"""The GraphQL endpoints: `/@{handle}/api/graphql` for API keys, `/admin/api/graphql` for
+the operator."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ async def business_graphql(request: Request) -> Response:
     handle = request.path_params["handle"]
     if request.method != "POST":
         return error_response(
-            405, "Send GraphQL operations with POST.", ErrorCode.METHOD_NOT_ALLOWED,
+            405,
+            "Send GraphQL operations with POST.",
+            ErrorCode.METHOD_NOT_ALLOWED,
             headers={"Allow": "POST"},
         )
     found = await authenticate_key(request, services.store, handle)

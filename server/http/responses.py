@@ -10,7 +10,10 @@ from schema.errors import ErrorCode
 
 
 def error_response(
-    status: int, message: str, code: ErrorCode, headers: dict[str, str] | None = None,
+    status: int,
+    message: str,
+    code: ErrorCode,
+    headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
     body = {"errors": [{"message": message, "extensions": {"code": code.value, **extensions}}]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,8 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .crypto import CredentialCipher
 from .keys import DUMMY_HASH, hash_secret, mint_key, parse_key, secret_matches
-from .models import CONNECTION_KINDS, CONNECTION_MODES, ApiKey, Business, ProviderConnection
-from .models import UTCDateTime
+from .models import (
+    CONNECTION_KINDS,
+    CONNECTION_MODES,
+    ApiKey,
+    Business,
+    ProviderConnection,
+    UTCDateTime,
+)
 from .rows import (
     ApiKeyRow,
     BusinessNotFound,
@@ -58,7 +64,7 @@ def _as_utc(value: datetime, name: str) -> datetime:
     """Reject naive datetimes (ambiguous) and normalise aware ones to UTC."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 class Store:
@@ -230,7 +236,7 @@ class Store:
         ts = bindparam("ts", type_=UTCDateTime())
         table = ApiKey.__table__
         statement = (
-            update(table)
+            update(table)  # type: ignore[arg-type]
             .where(table.c.key_id == bindparam("kid"))
             .where(or_(table.c.last_used_at.is_(None), table.c.last_used_at < ts))
             .values(last_used_at=ts)

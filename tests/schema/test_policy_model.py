@@ -19,13 +19,16 @@ SCOPES = """\
 "participants:read" = "Read participants."
 """
 
-MINIMAL = SCOPES + """
+MINIMAL = (
+    SCOPES
+    + """
 [expose.Query]
 activeBusiness = "business:read"
 
 [expose.Business]
 id = "business:read"
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +168,7 @@ def test_a_misspelt_expose_table_is_a_policy_error_naming_its_line():
     text = SCOPES + '\n[exposed.Query]\nactiveBusiness = "business:read"\n'
     with pytest.raises(PolicyError) as raised:
         parse_policy(text, source=SOURCE)
-    assert str(raised.value) == (
-        at(text, "[exposed.Query]") + " unknown table or key `exposed`"
-    )
+    assert str(raised.value) == (at(text, "[exposed.Query]") + " unknown table or key `exposed`")
 
 
 def test_a_policy_without_scopes_is_refused():
@@ -179,5 +180,5 @@ def test_a_field_mapped_to_something_other_than_a_scope_name_is_refused():
     text = MINIMAL + "name = 3\n"
     with pytest.raises(PolicyError) as raised:
         parse_policy(text, source=SOURCE)
-    assert str(raised.value).startswith(at(text, 'name = 3'))
+    assert str(raised.value).startswith(at(text, "name = 3"))
     assert "`Business.name` must name a scope" in str(raised.value)

@@ -9,7 +9,7 @@ import pytest
 
 from schema.scalars import format_datetime, format_decimal, parse_datetime
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_a_utc_instant_is_written_with_milliseconds_and_z():

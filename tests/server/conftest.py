@@ -43,7 +43,11 @@ class World:
     business_ids: dict[str, int] = field(default_factory=dict)
 
     async def post(
-        self, body: Any, *, key: str | None = "tremble", handle: str = "tremble",
+        self,
+        body: Any,
+        *,
+        key: str | None = "tremble",
+        handle: str = "tremble",
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         sent = dict(headers or {})
@@ -82,7 +86,9 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     emulators = {
         "tremble": create_emulator(
-            generate_dataset(seed=1, contacts=TREMBLE_CONTACTS), api_key="wix-key-t", site_id="site-t"
+            generate_dataset(seed=1, contacts=TREMBLE_CONTACTS),
+            api_key="wix-key-t",
+            site_id="site-t",
         ),
         "acme": create_emulator(
             generate_dataset(seed=2, contacts=ACME_CONTACTS), api_key="wix-key-a", site_id="site-a"
@@ -100,12 +106,19 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         business = await store.create_business(handle, name)
         built.business_ids[handle] = business.id
         await store.add_connection(
-            business.id, kind="wix", base_url=f"http://wix.test/{handle}",
-            account_id=f"site-{handle[0]}", credential=f"wix-key-{handle[0]}", mode="live",
+            business.id,
+            kind="wix",
+            base_url=f"http://wix.test/{handle}",
+            account_id=f"site-{handle[0]}",
+            credential=f"wix-key-{handle[0]}",
+            mode="live",
         )
-        _, built.keys[handle] = await store.create_api_key(business.id, name="all", scopes=ALL_SCOPES)
+        _, built.keys[handle] = await store.create_api_key(
+            business.id, name="all", scopes=ALL_SCOPES
+        )
     _, built.keys["tremble-no-email"] = await store.create_api_key(
-        built.business_ids["tremble"], name="no email",
+        built.business_ids["tremble"],
+        name="no email",
         scopes=[s for s in ALL_SCOPES if s != "participants.email:read"],
     )
     try:

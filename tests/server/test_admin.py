@@ -13,18 +13,26 @@ CREATE_KEY = """mutation($business: ID!) {
     key apiKey { keyId scopes revokedAt } } }"""
 
 
-async def _admin(world: World, query: str, variables: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> Any:
+async def _admin(
+    world: World,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
     response = await world.client.post(
-        "/admin/api/graphql", json={"query": query, "variables": variables},
+        "/admin/api/graphql",
+        json={"query": query, "variables": variables},
         headers=ADMIN if headers is None else headers,
     )
     return response
 
 
 async def test_the_admin_endpoint_needs_the_admin_token(world: World) -> None:
-    for headers in ({}, {"Authorization": "Bearer wrong"},
-                    {"Authorization": f"Bearer {world.keys['tremble']}"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Bearer {world.keys['tremble']}"},
+    ):
         response = await _admin(world, BUSINESSES, headers=headers)
         assert response.status_code == 401
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -47,9 +55,11 @@ async def test_the_operator_mints_a_key_that_works_and_revokes_it(world: World) 
     assert response.json() == {"data": {"activeBusiness": {"name": "Tremble Studios"}}}
 
     key_id = created["data"]["createApiKey"]["apiKey"]["keyId"]
-    revoked = (await _admin(
-        world, "mutation($k: String!) { revokeApiKey(keyId: $k) { revokedAt } }", {"k": key_id}
-    )).json()
+    revoked = (
+        await _admin(
+            world, "mutation($k: String!) { revokeApiKey(keyId: $k) { revokedAt } }", {"k": key_id}
+        )
+    ).json()
     assert revoked["data"]["revokeApiKey"]["revokedAt"]
     assert (await world.query("{ activeBusiness { name } }", key=key)).status_code == 401
 
@@ -63,7 +73,8 @@ async def test_minting_a_key_with_an_unknown_scope_is_bad_user_input(world: Worl
 
 async def test_the_operator_reads_internal_fields_and_fetches_nodes(world: World) -> None:
     query = """{ businesses { participants(first: 2) { edges { cursor node { id phone sources
-      registrations(first: 1) { nodes { activitySession { id title startsAt provider } } } } } } } }"""
+      registrations(first: 1) { nodes { activitySession { id title startsAt provider } } }
+    } } } } }"""
     body = (await _admin(world, query)).json()
     assert "errors" not in body, body
     edge = body["data"]["businesses"][0]["participants"]["edges"][0]
@@ -71,6 +82,11 @@ async def test_the_operator_reads_internal_fields_and_fetches_nodes(world: World
     session = edge["node"]["registrations"]["nodes"][0]["activitySession"]
     assert session["title"] and session["startsAt"].endswith("Z") and session["provider"] == "wix"
 
-    node_query = """query($id: ID!) { node(id: $id) { __typename ... on BusinessParticipant { id } } }"""
+    node_query = (
+        """query($id: ID!) { node(id: $id) { __typename ... on BusinessParticipant { id } } }"""
+    )
     fetched = (await _admin(world, node_query, {"id": edge["node"]["id"]})).json()
-    assert fetched["data"]["node"] == {"__typename": "BusinessParticipant", "id": edge["node"]["id"]}
+    assert fetched["data"]["node"] == {
+        "__typename": "BusinessParticipant",
+        "id": edge["node"]["id"],
+    }

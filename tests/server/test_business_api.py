@@ -32,7 +32,13 @@ async def test_the_documents_example_query_returns_the_documents_shape(world: Wo
     assert registrations, "the generated data has registrations"
     for registration in registrations:
         assert registration["id"].startswith("gid://Sessions/ActivityRegistration/reg_")
-        assert registration["status"] in {"confirmed", "pending", "cancelled", "declined", "waitlisted"}
+        assert registration["status"] in {
+            "confirmed",
+            "pending",
+            "cancelled",
+            "declined",
+            "waitlisted",
+        }
         assert registration["activitySession"]["id"].startswith("gid://Sessions/ActivitySession/s_")
         if registration["status"] == "confirmed":
             assert DATETIME.match(registration["confirmedAt"])
@@ -90,7 +96,10 @@ async def test_nested_connections_page_with_their_own_cursors(world: World) -> N
         participant_cursor = participants["pageInfo"]["endCursor"]
     walked = [r["id"] for r in registrations["nodes"]]
     while registrations["pageInfo"]["hasNextPage"]:
-        variables = {"participant": participant_cursor, "after": registrations["pageInfo"]["endCursor"]}
+        variables = {
+            "participant": participant_cursor,
+            "after": registrations["pageInfo"]["endCursor"],
+        }
         page = (await world.query(NESTED_PAGE, variables)).json()
         registrations = page["data"]["activeBusiness"]["participants"]["nodes"][0]["registrations"]
         walked += [r["id"] for r in registrations["nodes"]]

@@ -30,7 +30,10 @@ def _start_demo(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str], str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BUSINESS_API_")}
     process = subprocess.Popen(
         [*_command(), "demo", "--port", str(port), "--database", str(tmp_path / "demo.db")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environ,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 60

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -57,15 +57,17 @@ async def test_a_wrong_secret_for_a_real_key_id_is_unauthenticated(world: World)
 async def test_a_revoked_key_is_unauthenticated(world: World) -> None:
     assert (await world.query(NAME_ONLY)).status_code == 200
     key_id = world.keys["tremble"].split("_")[1]
-    await world.services.store.revoke_api_key(key_id, now=datetime.now(timezone.utc))
+    await world.services.store.revoke_api_key(key_id, now=datetime.now(UTC))
     assert_unauthenticated(await world.query(NAME_ONLY))
 
 
 async def test_an_expired_key_is_unauthenticated(world: World) -> None:
     store = world.services.store
     _, key = await store.create_api_key(
-        world.business_ids["tremble"], name="short", scopes=ALL_SCOPES,
-        expires_at=datetime.now(timezone.utc) + timedelta(milliseconds=1),
+        world.business_ids["tremble"],
+        name="short",
+        scopes=ALL_SCOPES,
+        expires_at=datetime.now(UTC) + timedelta(milliseconds=1),
     )
     import asyncio
 
@@ -99,7 +101,8 @@ async def test_an_internal_field_is_forbidden_and_nothing_executes(world: World)
 
 async def test_each_offending_field_gets_one_error(world: World) -> None:
     response = await world.query(
-        "{ businesses { id } activeBusiness { createdAt apiKeys { keyId } participants { nodes { phone sources } } } }"
+        "{ businesses { id } activeBusiness { createdAt apiKeys { keyId }"
+        " participants { nodes { phone sources } } } }"
     )
     body = response.json()
     paths = sorted(tuple(e["path"]) for e in body["errors"])
@@ -161,7 +164,8 @@ async def test_an_unknown_field_is_a_validation_error_that_names_no_hidden_field
 ) -> None:
     body = only_code(
         await world.query("{ activeBusiness { participants { nodes { phon } } } }"),
-        200, "GRAPHQL_VALIDATION_FAILED",
+        200,
+        "GRAPHQL_VALIDATION_FAILED",
     )
     assert "phone" not in body["errors"][0]["message"]
     assert "data" not in body
@@ -183,7 +187,8 @@ async def test_first_outside_1_to_100_is_bad_user_input_not_clamped(
 
 
 async def test_first_on_a_nested_connection_is_checked_too(world: World) -> None:
-    query = "{ activeBusiness { participants(first: 1) { nodes { registrations(first: 101) { nodes { id } } } } } }"
+    query = """{ activeBusiness { participants(first: 1) { nodes {
+      registrations(first: 101) { nodes { id } } } } } }"""
     body = (await world.query(query)).json()
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
 
@@ -247,22 +252,44 @@ async def test_a_wrongly_typed_variable_is_bad_user_input(world: World) -> None:
         (b'{"query": 5}', "application/json", 400, "BAD_REQUEST"),
         (b'{"variables": {}}', "application/json", 400, "BAD_REQUEST"),
         (b'{"query": "{ __typename }", "variables": []}', "application/json", 400, "BAD_REQUEST"),
-        (b'{"query": "{ __typename }", "operationName": 1}', "application/json", 400, "BAD_REQUEST"),
+        (
+            b'{"query": "{ __typename }", "operationName": 1}',
+            "application/json",
+            400,
+            "BAD_REQUEST",
+        ),
         (b"\xff\xfe", "application/json", 400, "BAD_REQUEST"),
         (b"query=x", "application/x-www-form-urlencoded", 415, "UNSUPPORTED_MEDIA_TYPE"),
         (b'{"query": "{ __typename }"}', "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE"),
-        (b'{"query": "' + b" " * 200_000 + b'{ __typename }"}', "application/json", 413, "PAYLOAD_TOO_LARGE"),
+        (
+            b'{"query": "' + b" " * 200_000 + b'{ __typename }"}',
+            "application/json",
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
     ],
     ids=[
-        "malformed", "empty", "empty array", "batch", "string", "query not string", "no query",
-        "variables array", "operation name number", "not utf-8", "form", "text", "oversized",
+        "malformed",
+        "empty",
+        "empty array",
+        "batch",
+        "string",
+        "query not string",
+        "no query",
+        "variables array",
+        "operation name number",
+        "not utf-8",
+        "form",
+        "text",
+        "oversized",
     ],
 )
 async def test_a_malformed_body_is_a_clear_4xx(
     world: World, content: bytes, content_type: str, status: int, code: str
 ) -> None:
     response = await world.client.post(
-        "/@tremble/api/graphql", content=content,
+        "/@tremble/api/graphql",
+        content=content,
         headers={"Content-Type": content_type, "Authorization": f"Bearer {world.keys['tremble']}"},
     )
     body = only_code(response, status, code)
@@ -275,8 +302,12 @@ async def test_a_body_larger_than_it_claims_is_cut_off(world: World) -> None:
             yield b" " * 10_000
 
     response = await world.client.post(
-        "/@tremble/api/graphql", content=chunks(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {world.keys['tremble']}"},
+        "/@tremble/api/graphql",
+        content=chunks(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {world.keys['tremble']}",
+        },
     )
     only_code(response, 413, "PAYLOAD_TOO_LARGE")
 

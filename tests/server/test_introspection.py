@@ -18,7 +18,12 @@ async def test_introspection_lists_only_the_exposed_fields(world: World) -> None
     assert await _fields(world, "Query") == ["activeBusiness"]
     assert await _fields(world, "Business") == ["id", "name", "participants"]
     assert await _fields(world, "BusinessParticipant") == [
-        "id", "name", "email", "emailMarketingConsent", "registrations", "productPurchases",
+        "id",
+        "name",
+        "email",
+        "emailMarketingConsent",
+        "registrations",
+        "productPurchases",
     ]
     assert await _fields(world, "PageInfo") == ["hasNextPage", "endCursor"]
     assert await _fields(world, "BusinessParticipantConnection") == ["pageInfo", "nodes"]

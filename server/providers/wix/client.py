@@ -67,8 +67,13 @@ class WixAdapter:
             return json_object(response)
 
     async def _cursor_pages(
-        self, path: str, items_key: str, first_body: dict[str, Any], *,
-        wrapper: str, page_block: str,
+        self,
+        path: str,
+        items_key: str,
+        first_body: dict[str, Any],
+        *,
+        wrapper: str,
+        page_block: str,
     ) -> list[dict[str, Any]]:
         """Follow a cursor-paged query to its end; later pages send only the cursor."""
         items: list[dict[str, Any]] = []
@@ -92,7 +97,9 @@ class WixAdapter:
             query["cursorPaging"]["cursor"] = cursor
         page = await self._call("POST", "/contacts/v4/contacts/query", {"query": query})
         with provider_errors(self.kind):
-            contacts = tuple(mapping.participant(self.connection, c) for c in page.get("contacts") or [])
+            contacts = tuple(
+                mapping.participant(self.connection, c) for c in page.get("contacts") or []
+            )
         return ProviderPage(contacts, _next_cursor(page.get("pagingMetadata")))
 
     async def participants_by_id(self, ids: Sequence[str]) -> dict[str, ParticipantRecord]:
@@ -118,7 +125,9 @@ class WixAdapter:
                     "filter": {"email": {"$in": list(chunk)}},
                     "paging": {"limit": SUBSCRIPTIONS_PAGE, "offset": offset},
                 }
-                page = await self._call("POST", "/email-marketing/v1/email-subscriptions/query", body)
+                page = await self._call(
+                    "POST", "/email-marketing/v1/email-subscriptions/query", body
+                )
                 subscriptions = page.get("subscriptions") or []
                 with provider_errors(self.kind):
                     for subscription in subscriptions:
@@ -134,14 +143,18 @@ class WixAdapter:
 
     async def registrations(
         self, participants: Sequence[ParticipantRecord]
-    ) -> list[list[RegistrationRecord]]:
+    ) -> list[Sequence[RegistrationRecord]]:
         by_contact: dict[str, list[RegistrationRecord]] = defaultdict(list)
         for chunk in _chunks([p.key.provider_id for p in participants]):
             bookings = await self._cursor_pages(
-                "/_api/bookings-reader/v2/extended-bookings/query", "extendedBookings",
-                {"filter": {"contactDetails.contactId": {"$in": list(chunk)}},
-                 "cursorPaging": {"limit": BOOKINGS_PAGE}},
-                wrapper="query", page_block="pagingMetadata",
+                "/_api/bookings-reader/v2/extended-bookings/query",
+                "extendedBookings",
+                {
+                    "filter": {"contactDetails.contactId": {"$in": list(chunk)}},
+                    "cursorPaging": {"limit": BOOKINGS_PAGE},
+                },
+                wrapper="query",
+                page_block="pagingMetadata",
             )
             with provider_errors(self.kind):
                 for item in bookings:
@@ -154,14 +167,18 @@ class WixAdapter:
 
     async def purchases(
         self, participants: Sequence[ParticipantRecord]
-    ) -> list[list[PurchaseRecord]]:
+    ) -> list[Sequence[PurchaseRecord]]:
         by_contact: dict[str, list[PurchaseRecord]] = defaultdict(list)
         for chunk in _chunks([p.key.provider_id for p in participants]):
             orders = await self._cursor_pages(
-                "/ecom/v1/orders/search", "orders",
-                {"filter": {"buyerInfo.contactId": {"$in": list(chunk)}},
-                 "cursorPaging": {"limit": ORDERS_PAGE}},
-                wrapper="search", page_block="metadata",
+                "/ecom/v1/orders/search",
+                "orders",
+                {
+                    "filter": {"buyerInfo.contactId": {"$in": list(chunk)}},
+                    "cursorPaging": {"limit": ORDERS_PAGE},
+                },
+                wrapper="search",
+                page_block="metadata",
             )
             with provider_errors(self.kind):
                 for order in orders:

@@ -18,49 +18,150 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-ANCHOR = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+ANCHOR = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ECOM_APP_ID = "215238eb-22a5-4c36-9e7b-e7c08025e04e"
 SESSION_COUNT = 40
 ACTIVE_BOOKING_STATUSES = ("CONFIRMED", "PENDING", "CREATED")
-PARTICIPANT_APPROVAL = {"CONFIRMED": "APPROVED", "PENDING": "PENDING", "CREATED": "PENDING",
-                        "DECLINED": "DECLINED"}
+PARTICIPANT_APPROVAL = {
+    "CONFIRMED": "APPROVED",
+    "PENDING": "PENDING",
+    "CREATED": "PENDING",
+    "DECLINED": "DECLINED",
+}
 
 FIRST_NAMES = (
-    "Ava", "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sophia", "Lucas", "Isabella", "Ethan",
-    "Mia", "Aiden", "Amelia", "Elijah", "Harper", "James", "Chloe", "Benjamin", "Zoe", "Daniel",
-    "Priya", "Arjun", "Mei", "Hiro", "Fatima", "Omar", "Leila", "Tomás", "Ingrid", "Nikolai",
-    "Grace", "Samuel", "Nora", "Caleb", "Hannah", "Julian", "Aaliyah", "Owen", "Sienna", "Kai",
+    "Ava",
+    "Liam",
+    "Olivia",
+    "Noah",
+    "Emma",
+    "Mateo",
+    "Sophia",
+    "Lucas",
+    "Isabella",
+    "Ethan",
+    "Mia",
+    "Aiden",
+    "Amelia",
+    "Elijah",
+    "Harper",
+    "James",
+    "Chloe",
+    "Benjamin",
+    "Zoe",
+    "Daniel",
+    "Priya",
+    "Arjun",
+    "Mei",
+    "Hiro",
+    "Fatima",
+    "Omar",
+    "Leila",
+    "Tomás",
+    "Ingrid",
+    "Nikolai",
+    "Grace",
+    "Samuel",
+    "Nora",
+    "Caleb",
+    "Hannah",
+    "Julian",
+    "Aaliyah",
+    "Owen",
+    "Sienna",
+    "Kai",
 )
 LAST_NAMES = (
-    "Smith", "Johnson", "Garcia", "Brown", "Miller", "Davis", "Martinez", "Lopez", "Wilson",
-    "Anderson", "Thomas", "Moore", "Jackson", "Martin", "Lee", "Thompson", "White", "Harris",
-    "Clark", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott",
-    "Nguyen", "Patel", "Kim", "Okafor", "Rossi", "Schmidt", "O'Brien", "Novak", "Silva",
-    "Tanaka", "Haddad", "Kowalski", "Fischer",
+    "Smith",
+    "Johnson",
+    "Garcia",
+    "Brown",
+    "Miller",
+    "Davis",
+    "Martinez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Nguyen",
+    "Patel",
+    "Kim",
+    "Okafor",
+    "Rossi",
+    "Schmidt",
+    "O'Brien",
+    "Novak",
+    "Silva",
+    "Tanaka",
+    "Haddad",
+    "Kowalski",
+    "Fischer",
 )
 # (title, duration in minutes)
 CLASSES = (
-    ("Morning Flow Yoga", 60), ("Pottery Wheel Basics", 120), ("Vinyasa Power Hour", 60),
-    ("Restorative Yin", 75), ("Hand-Building Ceramics", 90), ("Sunset Pilates", 50),
-    ("Watercolor for Beginners", 90), ("Barre Sculpt", 45), ("Prenatal Yoga", 60),
+    ("Morning Flow Yoga", 60),
+    ("Pottery Wheel Basics", 120),
+    ("Vinyasa Power Hour", 60),
+    ("Restorative Yin", 75),
+    ("Hand-Building Ceramics", 90),
+    ("Sunset Pilates", 50),
+    ("Watercolor for Beginners", 90),
+    ("Barre Sculpt", 45),
+    ("Prenatal Yoga", 60),
     ("Glazing Workshop", 120),
 )
 # (name, unit price)
 PRODUCTS = (
-    ("10-Class Pass", "180.00"), ("5-Class Pass", "99.00"), ("Drop-in Class", "25.00"),
-    ("Monthly Unlimited", "149.00"), ("Intro Week Pass", "30.00"), ("Yoga Mat", "48.00"),
-    ("Cork Yoga Block", "18.50"), ("Cotton Strap", "12.00"), ("Meditation Cushion", "54.00"),
-    ("Studio Water Bottle", "22.00"), ("Pottery Clay 5kg", "28.75"), ("Glaze Sampler Set", "36.00"),
-    ("Wheel Rental Hour", "15.00"), ("Kiln Firing Fee", "9.50"), ("Apron", "26.00"),
-    ("Gift Card $50", "50.00"), ("Gift Card $100", "100.00"), ("Private Session", "95.00"),
-    ("Couples Workshop", "120.00"), ("Kids Clay Camp", "210.00"), ("Tote Bag", "19.00"),
-    ("Essential Oil Blend", "16.00"), ("Bolster Pillow", "44.00"), ("Sketchbook", "14.25"),
-    ("Brush Set", "31.00"), ("Watercolor Palette", "27.50"), ("Teacher Training Deposit", "500.00"),
-    ("Retreat Deposit", "350.00"), ("Towel Rental", "3.00"), ("Late Cancellation Fee", "10.00"),
+    ("10-Class Pass", "180.00"),
+    ("5-Class Pass", "99.00"),
+    ("Drop-in Class", "25.00"),
+    ("Monthly Unlimited", "149.00"),
+    ("Intro Week Pass", "30.00"),
+    ("Yoga Mat", "48.00"),
+    ("Cork Yoga Block", "18.50"),
+    ("Cotton Strap", "12.00"),
+    ("Meditation Cushion", "54.00"),
+    ("Studio Water Bottle", "22.00"),
+    ("Pottery Clay 5kg", "28.75"),
+    ("Glaze Sampler Set", "36.00"),
+    ("Wheel Rental Hour", "15.00"),
+    ("Kiln Firing Fee", "9.50"),
+    ("Apron", "26.00"),
+    ("Gift Card $50", "50.00"),
+    ("Gift Card $100", "100.00"),
+    ("Private Session", "95.00"),
+    ("Couples Workshop", "120.00"),
+    ("Kids Clay Camp", "210.00"),
+    ("Tote Bag", "19.00"),
+    ("Essential Oil Blend", "16.00"),
+    ("Bolster Pillow", "44.00"),
+    ("Sketchbook", "14.25"),
+    ("Brush Set", "31.00"),
+    ("Watercolor Palette", "27.50"),
+    ("Teacher Training Deposit", "500.00"),
+    ("Retreat Deposit", "350.00"),
+    ("Towel Rental", "3.00"),
+    ("Late Cancellation Fee", "10.00"),
 )
 SESSION_HOURS = ((7, 0), (9, 30), (12, 0), (17, 30), (18, 0), (19, 15))
 
@@ -86,17 +187,22 @@ def session_participants(dataset: WixDataset) -> dict[str, list[dict]]:
         approval = PARTICIPANT_APPROVAL.get(booking["status"])
         if approval:
             details = booking["contactDetails"]
-            participants.setdefault(booking["bookedEntity"]["slot"]["sessionId"], []).append({
-                "id": booking["id"], "contactId": details["contactId"],
-                "name": f"{details['firstName']} {details['lastName']}",
-                "email": details["email"], "partySize": 1, "approvalStatus": approval,
-            })
+            participants.setdefault(booking["bookedEntity"]["slot"]["sessionId"], []).append(
+                {
+                    "id": booking["id"],
+                    "contactId": details["contactId"],
+                    "name": f"{details['firstName']} {details['lastName']}",
+                    "email": details["email"],
+                    "partySize": 1,
+                    "approvalStatus": approval,
+                }
+            )
     return participants
 
 
 def iso(moment: datetime) -> str:
     """Format like Wix: UTC, millisecond precision, ``Z`` suffix."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -155,30 +261,37 @@ def generate_dataset(seed: int = 1, contacts: int = 300) -> WixDataset:
 
 def _sessions(rng: random.Random) -> list[dict]:
     """Calendar sessions spread from three weeks before to ten weeks after the anchor."""
-    classes = [
-        {"title": title, "minutes": minutes, "serviceId": _guid(rng), "scheduleId": _guid(rng),
-         "capacity": rng.randint(8, 20)}
+    classes: list[dict[str, Any]] = [
+        {
+            "title": title,
+            "minutes": minutes,
+            "serviceId": _guid(rng),
+            "scheduleId": _guid(rng),
+            "capacity": rng.randint(8, 20),
+        }
         for title, minutes in CLASSES
     ]
-    sessions = []
+    sessions: list[dict[str, Any]] = []
     for _ in range(SESSION_COUNT):
         kind = rng.choice(classes)
         hour, minute = rng.choice(SESSION_HOURS)
         day = ANCHOR.replace(hour=hour, minute=minute) + timedelta(days=rng.randint(-20, 70))
-        sessions.append({
-            "id": _guid(rng),
-            "scheduleId": kind["scheduleId"],
-            "scheduleOwnerId": kind["serviceId"],
-            "start": {"timestamp": iso(day)},
-            "end": {"timestamp": iso(day + timedelta(minutes=kind["minutes"]))},
-            "title": kind["title"],
-            "capacity": kind["capacity"],
-            "remainingCapacity": kind["capacity"],
-            "totalNumberOfParticipants": 0,
-            "status": "CANCELLED" if rng.random() < 0.08 else "CONFIRMED",
-            "type": "EVENT",
-            "version": {"number": 1},
-        })
+        sessions.append(
+            {
+                "id": _guid(rng),
+                "scheduleId": kind["scheduleId"],
+                "scheduleOwnerId": kind["serviceId"],
+                "start": {"timestamp": iso(day)},
+                "end": {"timestamp": iso(day + timedelta(minutes=kind["minutes"]))},
+                "title": kind["title"],
+                "capacity": kind["capacity"],
+                "remainingCapacity": kind["capacity"],
+                "totalNumberOfParticipants": 0,
+                "status": "CANCELLED" if rng.random() < 0.08 else "CONFIRMED",
+                "type": "EVENT",
+                "version": {"number": 1},
+            }
+        )
     sessions.sort(key=lambda session: (session["start"]["timestamp"], session["id"]))
     return sessions
 
@@ -207,7 +320,11 @@ def _contact(rng: random.Random, index: int, total: int) -> dict:
 
 BOOKINGS_PER_CONTACT = ((0, 10), (1, 25), (2, 30), (3, 20), (4, 8), (5, 5), (6, 2))
 BOOKING_STATUSES = (
-    ("CONFIRMED", 70), ("PENDING", 8), ("CREATED", 5), ("CANCELED", 10), ("DECLINED", 4),
+    ("CONFIRMED", 70),
+    ("PENDING", 8),
+    ("CREATED", 5),
+    ("CANCELED", 10),
+    ("DECLINED", 4),
     ("WAITING_LIST", 3),
 )
 
@@ -219,9 +336,9 @@ def _bookings(rng: random.Random, people: list[dict], sessions: list[dict]) -> l
         count = _weighted(rng, BOOKINGS_PER_CONTACT)
         for session in rng.sample(sessions, count):
             start = datetime.fromisoformat(session["start"]["timestamp"])
-            created = start - timedelta(minutes=rng.randint(60, 20 * 24 * 60))
+            booked = start - timedelta(minutes=rng.randint(60, 20 * 24 * 60))
             status = _weighted(rng, BOOKING_STATUSES)
-            drafts.append((iso(created), _guid(rng), person, session, status))
+            drafts.append((iso(booked), _guid(rng), person, session, status))
     drafts.sort(key=lambda draft: (draft[0], draft[1]))
     bookings = []
     for created, booking_id, person, session, status in drafts:
@@ -295,7 +412,11 @@ def _subscription(rng: random.Random, person: dict) -> dict:
 
 ORDERS_PER_CONTACT = ((0, 35), (1, 35), (2, 20), (3, 10))
 PAYMENT_STATUSES = (
-    ("PAID", 70), ("NOT_PAID", 8), ("PENDING", 7), ("PARTIALLY_PAID", 5), ("FULLY_REFUNDED", 6),
+    ("PAID", 70),
+    ("NOT_PAID", 8),
+    ("PENDING", 7),
+    ("PARTIALLY_PAID", 5),
+    ("FULLY_REFUNDED", 6),
     ("PARTIALLY_REFUNDED", 4),
 )
 
@@ -319,14 +440,16 @@ def _order(rng: random.Random, person: dict, created: datetime, products: list[t
     line_items = []
     for product_id, name, price in rng.sample(products, rng.choice((1, 1, 1, 2))):
         quantity = rng.choice((1, 1, 1, 2))
-        line_items.append({
-            "id": _guid(rng),
-            "productName": {"original": name},
-            "catalogReference": {"catalogItemId": product_id, "appId": ECOM_APP_ID},
-            "quantity": quantity,
-            "price": _money(price),
-            "totalPriceAfterTax": _money(price * quantity),
-        })
+        line_items.append(
+            {
+                "id": _guid(rng),
+                "productName": {"original": name},
+                "catalogReference": {"catalogItemId": product_id, "appId": ECOM_APP_ID},
+                "quantity": quantity,
+                "price": _money(price),
+                "totalPriceAfterTax": _money(price * quantity),
+            }
+        )
     return {
         "id": _guid(rng),
         "number": "",

@@ -17,7 +17,7 @@ import json
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -36,8 +36,13 @@ FIELDSETS = ("NO_PI", "ALL_PI")
 MAX_IN_VALUES = 100
 MAX_SESSION_WINDOW = timedelta(days=366)
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "$eq": operator.eq, "$ne": operator.ne, "$gt": operator.gt, "$gte": operator.ge,
-    "$lt": operator.lt, "$lte": operator.le, "$in": lambda value, options: value in options,
+    "$eq": operator.eq,
+    "$ne": operator.ne,
+    "$gt": operator.gt,
+    "$gte": operator.ge,
+    "$lt": operator.lt,
+    "$lte": operator.le,
+    "$in": lambda value, options: value in options,
 }
 
 
@@ -60,8 +65,9 @@ def application_error(
 
 def validation_error(field_path: str, message: str) -> ApiError:
     violation = {"field": field_path, "description": message}
-    return ApiError(400, {"message": message,
-                          "details": {"validationError": {"fieldViolations": [violation]}}})
+    return ApiError(
+        400, {"message": message, "details": {"validationError": {"fieldViolations": [violation]}}}
+    )
 
 
 # ---------------------------------------------------------------- Wix query language
@@ -111,8 +117,9 @@ def _field_tests(path: str, condition: Any, where: str, fold: bool) -> list[Pred
     return tests
 
 
-def _matches(path: str, compare: Callable[[Any, Any], bool], operand: Any, fold: bool,
-             item: Json) -> bool:
+def _matches(
+    path: str, compare: Callable[[Any, Any], bool], operand: Any, fold: bool, item: Json
+) -> bool:
     try:
         return bool(compare(_fold(resolve(item, path), fold), operand))
     except TypeError:  # ordering a missing field or mismatched types: no match
@@ -129,12 +136,17 @@ def sort_items(items: Sequence[Json], rules: Any) -> list[Json]:
     """Stable multi-key sort with ``id`` as the final tie-breaker, like Wix's default order."""
     ordered = sorted(items, key=lambda item: item["id"])
     for rule in reversed(rules if isinstance(rules, list) else [None]):
-        if not isinstance(rule, dict) or not isinstance(rule.get("fieldName"), str) or (
-                rule.get("order", "ASC") not in ("ASC", "DESC")):
+        if (
+            not isinstance(rule, dict)
+            or not isinstance(rule.get("fieldName"), str)
+            or (rule.get("order", "ASC") not in ("ASC", "DESC"))
+        ):
             raise validation_error("sort", "sort needs a list of fieldName and ASC or DESC")
         path, descending = rule["fieldName"], rule.get("order") == "DESC"
-        ordered.sort(key=lambda item: (resolve(item, path) is not None, resolve(item, path)),
-                     reverse=descending)
+        ordered.sort(
+            key=lambda item: (resolve(item, path) is not None, resolve(item, path)),
+            reverse=descending,
+        )
     return ordered
 
 
@@ -175,8 +187,13 @@ def cursor_scope(name: str, where: str, query: Json, raw: Any, extras: Json) -> 
 
 
 def cursor_page(
-    endpoint: str, prefix: str, query: Any, limits: tuple[int, int], items: Sequence[Json],
-    default_sort: list[Json], extras: Json | None = None,
+    endpoint: str,
+    prefix: str,
+    query: Any,
+    limits: tuple[int, int],
+    items: Sequence[Json],
+    default_sort: list[Json],
+    extras: Json | None = None,
     narrow: Callable[[Json], Predicate] = lambda scope: lambda item: True,
 ) -> tuple[list[Json], Json, Json]:
     """Serve one cursor page: rows, Wix paging block, and the scope in force."""
@@ -185,11 +202,13 @@ def cursor_page(
         raise validation_error(prefix, f"{prefix} and its cursorPaging must be objects")
     where = f"{prefix}.cursorPaging"
     limit = bounded_int(paging.get("limit"), limits[0], 1, limits[1], f"{where}.limit")
-    scope, offset = cursor_scope(endpoint, f"{where}.cursor", query, paging.get("cursor"),
-                                 extras or {})
+    scope, offset = cursor_scope(
+        endpoint, f"{where}.cursor", query, paging.get("cursor"), extras or {}
+    )
     keep, predicate = narrow(scope), compile_filter(scope.get("q") or {}, f"{prefix}.filter")
-    matches = sort_items([item for item in items if keep(item) and predicate(item)],
-                         scope.get("s") or default_sort)
+    matches = sort_items(
+        [item for item in items if keep(item) and predicate(item)], scope.get("s") or default_sort
+    )
     end = offset + limit
     metadata: Json = {"count": len(matches[offset:end])}
     if end < len(matches):
@@ -225,18 +244,33 @@ class WixEmulator:
         self._contacts = {contact["id"]: contact for contact in dataset.contacts}
         self._sessions = {session["id"]: session for session in dataset.sessions}
         self._participants = session_participants(dataset)
-        routes = [self._route(*spec) for spec in (
-            ("/contacts/v4/contacts/query", "POST", "contacts.query", self._query_contacts),
-            ("/contacts/v4/contacts/{id}", "GET", "contacts.get", self._get_contact),
-            ("/bookings/v2/calendar/sessions/query", "POST", "sessions.query",
-             self._query_sessions),
-            ("/bookings/v2/calendar/sessions/{id}", "GET", "sessions.get", self._get_session),
-            ("/_api/bookings-reader/v2/extended-bookings/query", "POST", "bookings.query",
-             self._query_bookings),
-            ("/email-marketing/v1/email-subscriptions/query", "POST", "subscriptions.query",
-             self._query_subscriptions),
-            ("/ecom/v1/orders/search", "POST", "orders.search", self._search_orders),
-        )]
+        routes = [
+            self._route(*spec)
+            for spec in (
+                ("/contacts/v4/contacts/query", "POST", "contacts.query", self._query_contacts),
+                ("/contacts/v4/contacts/{id}", "GET", "contacts.get", self._get_contact),
+                (
+                    "/bookings/v2/calendar/sessions/query",
+                    "POST",
+                    "sessions.query",
+                    self._query_sessions,
+                ),
+                ("/bookings/v2/calendar/sessions/{id}", "GET", "sessions.get", self._get_session),
+                (
+                    "/_api/bookings-reader/v2/extended-bookings/query",
+                    "POST",
+                    "bookings.query",
+                    self._query_bookings,
+                ),
+                (
+                    "/email-marketing/v1/email-subscriptions/query",
+                    "POST",
+                    "subscriptions.query",
+                    self._query_subscriptions,
+                ),
+                ("/ecom/v1/orders/search", "POST", "orders.search", self._search_orders),
+            )
+        ]
         handlers = {404: _routing_error, 405: _routing_error}
         self.app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
 
@@ -274,8 +308,12 @@ class WixEmulator:
             faults.fail_next -= 1
             faults.status = status if faults.fail_next else None
         if status == 429:
-            raise application_error(429, "RESOURCE_EXHAUSTED", "Too many requests",
-                                    {"Retry-After": str(faults.retry_after)})
+            raise application_error(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "Too many requests",
+                {"Retry-After": str(faults.retry_after)},
+            )
         raise application_error(status, "INTERNAL", "Internal error")
 
     def _authenticate(self, request: Request) -> None:
@@ -287,8 +325,14 @@ class WixEmulator:
             raise application_error(403, "PERMISSION_DENIED", "API key has no access to site")
 
     def _query_contacts(self, request: Request, body: Json) -> Json:
-        rows, metadata, _ = cursor_page("contacts.query", "query", body.get("query") or {},
-                                        (50, 1000), self.dataset.contacts, CREATED_ORDER)
+        rows, metadata, _ = cursor_page(
+            "contacts.query",
+            "query",
+            body.get("query") or {},
+            (50, 1000),
+            self.dataset.contacts,
+            CREATED_ORDER,
+        )
         return {"contacts": rows, "pagingMetadata": metadata}
 
     def _get_contact(self, request: Request, body: Json) -> Json:
@@ -298,12 +342,21 @@ class WixEmulator:
         query = body.get("query") or {}
         extras = {key: body.get(key) for key in ("fromDate", "toDate", "type")}
         extras["fieldsets"] = query.get("fieldsets") if isinstance(query, dict) else None
-        rows, metadata, scope = cursor_page("sessions.query", "query", query, (100, 1000),
-                                            self.dataset.sessions, START_ORDER, extras,
-                                            _session_window)
+        rows, metadata, scope = cursor_page(
+            "sessions.query",
+            "query",
+            query,
+            (100, 1000),
+            self.dataset.sessions,
+            START_ORDER,
+            extras,
+            _session_window,
+        )
         fieldsets = _fieldsets(scope.get("fieldsets"), "query.fieldsets")
-        return {"sessions": [self._project(row, fieldsets) for row in rows],
-                "pagingMetadata": metadata}
+        return {
+            "sessions": [self._project(row, fieldsets) for row in rows],
+            "pagingMetadata": metadata,
+        }
 
     def _get_session(self, request: Request, body: Json) -> Json:
         session = _lookup(self._sessions, request.path_params["id"], "Session")
@@ -318,8 +371,14 @@ class WixEmulator:
         return session
 
     def _query_bookings(self, request: Request, body: Json) -> Json:
-        rows, metadata, _ = cursor_page("bookings.query", "query", body.get("query") or {},
-                                        (50, 100), self.dataset.bookings, CREATED_ORDER)
+        rows, metadata, _ = cursor_page(
+            "bookings.query",
+            "query",
+            body.get("query") or {},
+            (50, 100),
+            self.dataset.bookings,
+            CREATED_ORDER,
+        )
         return {"extendedBookings": [{"booking": row} for row in rows], "pagingMetadata": metadata}
 
     def _query_subscriptions(self, request: Request, body: Json) -> Json:
@@ -330,13 +389,19 @@ class WixEmulator:
         limit = bounded_int(paging.get("limit"), 100, 1, 1000, "paging.limit")
         offset = bounded_int(paging.get("offset"), 0, 0, 2**31, "paging.offset")
         matches = [item for item in self.dataset.subscriptions if predicate(item)]
-        rows = sort_items(matches, CREATED_ORDER)[offset:offset + limit]
+        rows = sort_items(matches, CREATED_ORDER)[offset : offset + limit]
         metadata = {"count": len(rows), "offset": offset, "total": len(matches)}
         return {"subscriptions": rows, "metadata": metadata}
 
     def _search_orders(self, request: Request, body: Json) -> Json:
-        rows, metadata, _ = cursor_page("orders.search", "search", body.get("search") or {},
-                                        (50, 100), self.dataset.orders, CREATED_ORDER)
+        rows, metadata, _ = cursor_page(
+            "orders.search",
+            "search",
+            body.get("search") or {},
+            (50, 100),
+            self.dataset.orders,
+            CREATED_ORDER,
+        )
         return {"orders": rows, "metadata": metadata}
 
 
@@ -365,7 +430,7 @@ def _parse_date(raw: Any, where: str) -> datetime | None:
         moment = datetime.fromisoformat(str(raw)) if raw is not None else None
     except ValueError as error:
         raise validation_error(where, "expected an ISO 8601 timestamp") from error
-    return moment.replace(tzinfo=moment.tzinfo or timezone.utc) if moment else None
+    return moment.replace(tzinfo=moment.tzinfo or UTC) if moment else None
 
 
 def _session_window(scope: Json) -> Predicate:
@@ -375,8 +440,9 @@ def _session_window(scope: Json) -> Predicate:
     if lower and upper and upper - lower > MAX_SESSION_WINDOW:
         raise validation_error("toDate", "fromDate and toDate may be at most 366 days apart")
     low, high, kind = iso(lower) if lower else "", iso(upper) if upper else "~", scope.get("type")
-    return lambda session: low <= session["start"]["timestamp"] < high and (
-        kind in (None, session["type"]))
+    return lambda session: (
+        low <= session["start"]["timestamp"] < high and (kind in (None, session["type"]))
+    )
 
 
 async def _read_body(request: Request) -> Json:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from server.store.keys import hash_secret, parse_key
 from server.store.models import ApiKey
 from server.store.repository import BusinessNotFound, KeyNotFound, Store
 
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
 async def test_a_minted_key_authenticates_and_returns_its_business_and_scopes(
@@ -110,9 +110,7 @@ async def test_revoking_an_unknown_key_raises_key_not_found(store: Store) -> Non
 async def test_a_key_is_refused_from_the_moment_it_expires(store: Store) -> None:
     business = await store.create_business("acme", "Acme")
     expires = NOW + timedelta(hours=1)
-    row, full_key = await store.create_api_key(
-        business.id, name="k", scopes=[], expires_at=expires
-    )
+    row, full_key = await store.create_api_key(business.id, name="k", scopes=[], expires_at=expires)
 
     assert row.expires_at == expires
     assert await store.authenticate(full_key, now=expires - timedelta(seconds=1)) is not None
@@ -179,9 +177,9 @@ async def test_datetimes_come_back_as_aware_utc_whatever_the_input_offset(store:
     [stored] = await store.list_api_keys(business.id)
 
     assert stored.expires_at == expires
-    assert stored.expires_at is not None and stored.expires_at.tzinfo == timezone.utc
+    assert stored.expires_at is not None and stored.expires_at.tzinfo == UTC
     assert stored.expires_at.hour == 12
-    assert stored.created_at.tzinfo == timezone.utc
+    assert stored.created_at.tzinfo == UTC
 
 
 async def test_naive_datetimes_are_refused(store: Store) -> None:

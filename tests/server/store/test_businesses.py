@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 
@@ -15,7 +15,7 @@ async def test_a_created_business_can_be_found_by_handle_and_by_id(store: Store)
 
     assert re.fullmatch(r"biz_[0-9a-f]{8}", created.public_id)
     assert created.rate_limit_per_minute is None
-    assert created.created_at.tzinfo == timezone.utc
+    assert created.created_at.tzinfo == UTC
     assert await store.get_business("acme-events") == created
     assert await store.get_business_by_id(created.id) == created
     assert await store.get_business("nobody") is None

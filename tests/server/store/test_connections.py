@@ -36,9 +36,7 @@ async def _add(
     )
 
 
-async def test_a_credential_is_stored_encrypted(
-    store: Store, migrated_engine: AsyncEngine
-) -> None:
+async def test_a_credential_is_stored_encrypted(store: Store, migrated_engine: AsyncEngine) -> None:
     business = await store.create_business("acme", "Acme")
     connection = await _add(store, business.id, "wix")
 

@@ -40,8 +40,9 @@ def emulator(dataset: WixDataset) -> WixEmulator:
 @pytest.fixture
 async def client(emulator: WixEmulator) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=emulator.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://wix",
-                                 headers=HEADERS) as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://wix", headers=HEADERS
+    ) as http:
         yield http
 
 
@@ -52,13 +53,22 @@ def find_defaults(value: Any, path: str = "$") -> list[str]:
     if isinstance(value, dict):
         return [hit for key, item in value.items() for hit in find_defaults(item, f"{path}.{key}")]
     if isinstance(value, list):
-        return [hit for index, item in enumerate(value)
-                for hit in find_defaults(item, f"{path}[{index}]")]
+        return [
+            hit
+            for index, item in enumerate(value)
+            for hit in find_defaults(item, f"{path}[{index}]")
+        ]
     return []
 
 
-async def fetch_all(client: httpx.AsyncClient, path: str, body: dict, wrapper: str,
-                    items: str, block: str = "pagingMetadata") -> tuple[list[dict], list[dict]]:
+async def fetch_all(
+    client: httpx.AsyncClient,
+    path: str,
+    body: dict,
+    wrapper: str,
+    items: str,
+    block: str = "pagingMetadata",
+) -> tuple[list[dict], list[dict]]:
     """Follow cursors the Wix way (later pages send only the cursor); return items, blocks."""
     rows: list[dict] = []
     blocks: list[dict] = []
@@ -142,8 +152,12 @@ async def test_bookings_in_filter_returns_only_those_contacts_bookings(
     client: httpx.AsyncClient, dataset: WixDataset
 ) -> None:
     wanted = [contact["id"] for contact in dataset.contacts[:25]]
-    body = {"query": {"filter": {"contactDetails.contactId": {"$in": wanted}},
-                      "cursorPaging": {"limit": 20}}}
+    body = {
+        "query": {
+            "filter": {"contactDetails.contactId": {"$in": wanted}},
+            "cursorPaging": {"limit": 20},
+        }
+    }
     rows, _ = await fetch_all(client, BOOKINGS, body, "query", "extendedBookings")
     expected = [b for b in dataset.bookings if b["contactDetails"]["contactId"] in wanted]
     assert [row["booking"]["id"] for row in rows] == [b["id"] for b in expected]
@@ -154,8 +168,9 @@ async def test_orders_in_filter_returns_only_those_buyers_orders(
     client: httpx.AsyncClient, dataset: WixDataset
 ) -> None:
     wanted = [contact["id"] for contact in dataset.contacts[10:40]]
-    body = {"search": {"filter": {"buyerInfo.contactId": {"$in": wanted}},
-                       "cursorPaging": {"limit": 7}}}
+    body = {
+        "search": {"filter": {"buyerInfo.contactId": {"$in": wanted}}, "cursorPaging": {"limit": 7}}
+    }
     rows, blocks = await fetch_all(client, ORDERS, body, "search", "orders", block="metadata")
     expected = {o["id"] for o in dataset.orders if o["buyerInfo"]["contactId"] in wanted}
     assert {row["id"] for row in rows} == expected
@@ -173,8 +188,12 @@ async def test_and_or_and_comparison_operators_combine(
     flt = {"$and": [{"createdDate": {"$gte": pivot}}, {"$or": either}]}
     body = {"query": {"filter": flt, "cursorPaging": {"limit": 1000}}}
     contacts = (await client.post(CONTACTS, json=body)).json()["contacts"]
-    expected = [c["id"] for c in dataset.contacts if c["createdDate"] >= pivot and (
-        c["info"]["name"]["first"] in names or "phone" in c["primaryInfo"])]
+    expected = [
+        c["id"]
+        for c in dataset.contacts
+        if c["createdDate"] >= pivot
+        and (c["info"]["name"]["first"] in names or "phone" in c["primaryInfo"])
+    ]
     assert [c["id"] for c in contacts] == expected
 
 
@@ -256,18 +275,25 @@ async def test_all_pi_fieldset_adds_participants_and_no_pi_omits_them(
     with_people = [session for session in full if "participants" in session]
     assert with_people
     session = with_people[0]
-    booking_ids = {b["id"] for b in dataset.bookings
-                   if b["bookedEntity"]["slot"]["sessionId"] == session["id"]}
+    booking_ids = {
+        b["id"] for b in dataset.bookings if b["bookedEntity"]["slot"]["sessionId"] == session["id"]
+    }
     assert {p["id"] for p in session["participants"]} <= booking_ids
     assert {p["approvalStatus"] for p in session["participants"]} <= {
-        "APPROVED", "PENDING", "DECLINED"}
+        "APPROVED",
+        "PENDING",
+        "DECLINED",
+    }
     starts = [s["start"]["timestamp"] for s in full]
     assert starts == sorted(starts)
 
 
 async def test_session_date_window_filters_on_start(client: httpx.AsyncClient) -> None:
-    body = {"fromDate": "2026-01-05T00:00:00.000Z", "toDate": "2026-01-20T00:00:00.000Z",
-            "query": {"cursorPaging": {"limit": 3}}}
+    body = {
+        "fromDate": "2026-01-05T00:00:00.000Z",
+        "toDate": "2026-01-20T00:00:00.000Z",
+        "query": {"cursorPaging": {"limit": 3}},
+    }
     rows, _ = await fetch_all(client, SESSIONS, body, "query", "sessions")
     assert rows and all("2026-01-05" <= s["start"]["timestamp"] < "2026-01-20" for s in rows)
 
@@ -279,7 +305,8 @@ async def test_get_by_id_returns_the_item_and_unknown_session_gives_not_found_bo
     found = await client.get(f"/bookings/v2/calendar/sessions/{session['id']}")
     assert found.json() == {"session": session}
     assert (await client.get(f"/contacts/v4/contacts/{contact['id']}")).json() == {
-        "contact": contact}
+        "contact": contact
+    }
     missing = await client.get("/bookings/v2/calendar/sessions/does-not-exist")
     assert missing.status_code == 404
     error = missing.json()
@@ -321,8 +348,9 @@ async def test_malformed_json_fault_answers_200_with_unparseable_body(
 
 
 async def test_latency_fault_delays_the_answer(dataset: WixDataset) -> None:
-    emulator = create_emulator(dataset, api_key=API_KEY, site_id=SITE_ID,
-                               faults=Faults(latency_seconds=0.2))
+    emulator = create_emulator(
+        dataset, api_key=API_KEY, site_id=SITE_ID, faults=Faults(latency_seconds=0.2)
+    )
     transport = httpx.ASGITransport(app=emulator.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://wix") as http:
         started = time.perf_counter()
@@ -346,8 +374,13 @@ async def test_requests_are_counted_per_endpoint_including_failures(
     await client.post(SUBSCRIPTIONS, json={})
     await client.post(ORDERS, json={})
     assert emulator.requests == {
-        "contacts.query": 2, "contacts.get": 1, "sessions.query": 1, "sessions.get": 1,
-        "bookings.query": 1, "subscriptions.query": 1, "orders.search": 1,
+        "contacts.query": 2,
+        "contacts.get": 1,
+        "sessions.query": 1,
+        "sessions.get": 1,
+        "bookings.query": 1,
+        "subscriptions.query": 1,
+        "orders.search": 1,
     }
     assert emulator.total_requests == 8
     emulator.reset_counts()
@@ -389,8 +422,10 @@ def test_dataset_is_realistic_and_internally_consistent() -> None:
         slot = booking["bookedEntity"]["slot"]
         assert slot["startDate"] == sessions[slot["sessionId"]]["start"]["timestamp"]
     per_contact = Counter(booking["contactDetails"]["contactId"] for booking in data.bookings)
-    windows = [sum(per_contact.get(c["id"], 0) for c in data.contacts[start:start + 25])
-               for start in range(0, 300, 25)]
+    windows = [
+        sum(per_contact.get(c["id"], 0) for c in data.contacts[start : start + 25])
+        for start in range(0, 300, 25)
+    ]
     assert all(30 <= total <= 100 for total in windows)
     assert 0.75 <= len(data.subscriptions) / len(data.contacts) <= 0.95
     statuses = {booking["status"] for booking in data.bookings}
