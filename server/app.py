@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from collections.abc import AsyncIterator, Sequence
 
 import httpx
@@ -12,7 +13,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from schema.errors import ErrorCode
 from server.http.graphql import admin_graphql, business_graphql
@@ -21,6 +23,8 @@ from server.services import Services
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 async def healthz(request: Request) -> Response:
@@ -64,6 +68,7 @@ def create_app(
         Route("/@{handle}/api/graphql", business_graphql, methods=["GET", "POST"]),
         Route("/admin/api/graphql", admin_graphql, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Mount("/_static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         *extra_routes,
     ]
     app = Starlette(
