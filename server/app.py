@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from pathlib import Path
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from schema.errors import ErrorCode
 from server.http.graphql import admin_graphql, business_graphql
+from server.http.reference import reference_page
 from server.http.responses import error_response
 from server.services import Services
 from server.settings import Settings
@@ -66,6 +67,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         Route("/@{handle}/api/graphql", business_graphql, methods=["GET", "POST"]),
+        Route("/@{handle}/api/reference", reference_page, methods=["GET"]),
         Route("/admin/api/graphql", admin_graphql, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Mount("/_static", app=StaticFiles(directory=STATIC_DIR), name="static"),

@@ -269,6 +269,27 @@ def policy_check() -> None:
     _say(f"{loaded.source}: {len(loaded.fields)} fields under {len(loaded.scopes)} scopes.")
 
 
+@main.group()
+def docs() -> None:
+    """Generate the reference."""
+
+
+@docs.command("build")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("policies/reference"),
+    show_default=True,
+    help="Where to write reference.md, reference.html and schema.graphql.",
+)
+def docs_build(out: Path) -> None:
+    """Write the reference (Markdown, HTML) and the public SDL from the loaded policy."""
+    from server.reference import write_reference
+
+    for path in write_reference(Settings.from_environ(secret_key="unused" * 4), out):
+        _say(f"Wrote {path}")
+
+
 @main.group("schema")
 def schema_group() -> None:
     """Print the schema."""

@@ -13,6 +13,7 @@ from schema.cursors import CursorCodec
 from schema.execution import Executor
 from schema.policy import Policy, SchemaSlices, load_policy
 from schema.policy.model import validate_policy
+from schema.policy.reference import Reference, build_reference, render_html
 from server.auth import KeyUseRecorder
 from server.directory import StoreDirectory
 from server.settings import Settings
@@ -33,6 +34,12 @@ def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
     return policy, Executor(internal, slices, policy)
 
 
+def policy_reference(policy: Policy, executor: Executor) -> Reference:
+    """The reference a key with every scope reads: built from the same slice it queries."""
+    public = executor.slices.for_scopes(policy.scopes)
+    return build_reference(policy, public._schema, public.as_str())
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -44,6 +51,7 @@ class Services:
     directory: StoreDirectory
     cursors: CursorCodec
     key_use: KeyUseRecorder
+    reference_html: str
 
     @classmethod
     def build(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> Services:
@@ -64,6 +72,7 @@ class Services:
             ),
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
+            reference_html=render_html(policy_reference(policy, executor)),
         )
 
     async def close(self) -> None:

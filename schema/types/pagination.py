@@ -53,12 +53,9 @@ class Edge(Generic[T]):
 
 @strawberry.type(description="One page of a list.")
 class Connection(Generic[T]):
+    nodes: list[T] = strawberry.field(description="The items of this page, in a stable order.")
     edges: list[Edge[T]] = strawberry.field(description="The items of this page, with cursors.")
     page_info: PageInfo = strawberry.field(description="How to fetch the next page.")
-
-    @strawberry.field(description="The items of this page, in a stable order.")
-    def nodes(self) -> list[T]:
-        return [edge.node for edge in self.edges]
 
 
 def stable_order(created_at: datetime | None, provider_id: str) -> tuple[float, str]:
@@ -86,6 +83,7 @@ def build_connection(
 ) -> Connection[Any]:
     edges = [Edge(cursor=cursor, node=node) for node, cursor in nodes_with_cursors]
     return Connection(
+        nodes=[edge.node for edge in edges],
         edges=edges,
         page_info=PageInfo(
             has_next_page=has_next_page,

@@ -1,8 +1,15 @@
-"""Reading a GraphQL request body: bad input gets a clear 4xx, never a 500."""
+"""Reading a GraphQL-over-HTTP request, from a POST body or a GET query string.
+
+Anything that is not a well-formed request gets a clear 4xx, never a 500: 415 for a body
+that is not JSON, 413 past the size limit, 400 for the rest (malformed JSON, a batch, a
+`query` that is not a string, `variables` or `extensions` that are not objects). The
+spec asks for 400 here whichever media type the response uses.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -10,7 +17,7 @@ from starlette.responses import JSONResponse
 
 from schema.errors import ErrorCode
 from schema.execution import OperationRequest
-from server.http.responses import error_response
+from server.http.responses import JSON, error_response
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:
@@ -28,45 +35,94 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return error_response(
-        413, f"The request body is larger than {limit} bytes.", ErrorCode.PAYLOAD_TOO_LARGE
-    )
-
-
-def _bad(message: str) -> JSONResponse:
-    return error_response(400, message, ErrorCode.BAD_REQUEST)
-
-
-async def read_operation(request: Request, limit: int) -> OperationRequest | JSONResponse:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _is_json_utf8(content_type: str) -> bool:
+    """`application/json`, in any case, with no charset or a UTF-8 one (the spec's default)."""
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
     if media_type != "application/json":
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
+            return False
+    return True
+
+
+def _operation(fields: Mapping[str, Any], media_type: str) -> OperationRequest | JSONResponse:
+    """The request parameters, checked for shape; `variables` and `extensions` decoded."""
+
+    def bad(message: str) -> JSONResponse:
+        return error_response(400, message, ErrorCode.BAD_REQUEST, media_type=media_type)
+
+    query, variables = fields.get("query"), fields.get("variables")
+    name, extensions = fields.get("operationName"), fields.get("extensions")
+    if not isinstance(query, str) or not query.strip():
+        return bad("`query` must be a non-empty string.")
+    if variables is not None and not isinstance(variables, dict):
+        return bad("`variables` must be a JSON object.")
+    if extensions is not None and not isinstance(extensions, dict):
+        return bad("`extensions` must be a JSON object.")
+    if name is not None and not isinstance(name, str):
+        return bad("`operationName` must be a string.")
+    # The spec: an empty operation name is the same as none.
+    return OperationRequest(query=query, variables=variables, operation_name=name or None)
+
+
+async def read_operation(
+    request: Request, limit: int, media_type: str = JSON
+) -> OperationRequest | JSONResponse:
+    """The operation in a POST body; error responses use the negotiated `media_type`."""
+
+    def bad(message: str) -> JSONResponse:
+        return error_response(400, message, ErrorCode.BAD_REQUEST, media_type=media_type)
+
+    if not _is_json_utf8(request.headers.get("content-type", "")):
         return error_response(
             415,
-            "Send the operation as `Content-Type: application/json`.",
+            "Send the operation as `Content-Type: application/json` (UTF-8).",
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            media_type=media_type,
         )
     try:
         raw = await _read_limited(request, limit)
     except ClientDisconnect:
-        return _bad("The request body was not received.")
+        return bad("The request body was not received.")
     if raw is None:
-        return _too_large(limit)
+        return error_response(
+            413,
+            f"The request body is larger than {limit} bytes.",
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            media_type=media_type,
+        )
     if not raw.strip():
-        return _bad('The request body is empty: send {"query": "..."}.')
+        return bad('The request body is empty: send {"query": "..."}.')
     try:
         body: Any = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        return _bad("The request body is not valid JSON.")
+        return bad("The request body is not valid JSON.")
     if isinstance(body, list):
-        return _bad("Batched operations are not supported: send one operation per request.")
+        return bad("Batched operations are not supported: send one operation per request.")
     if not isinstance(body, dict):
-        return _bad("The request body must be a JSON object with a `query`.")
-    query, variables, name = body.get("query"), body.get("variables"), body.get("operationName")
-    if not isinstance(query, str) or not query.strip():
-        return _bad("`query` must be a non-empty string.")
-    if variables is not None and not isinstance(variables, dict):
-        return _bad("`variables` must be a JSON object.")
-    if name is not None and not isinstance(name, str):
-        return _bad("`operationName` must be a string.")
-    return OperationRequest(query=query, variables=variables, operation_name=name)
+        return bad("The request body must be a JSON object with a `query`.")
+    return _operation(body, media_type)
+
+
+def read_query_string(request: Request, media_type: str = JSON) -> OperationRequest | JSONResponse:
+    """The operation in a GET query string: `variables` and `extensions` are JSON text."""
+    params = request.query_params
+    fields: dict[str, Any] = {"query": params.get("query")}
+    if "operationName" in params:
+        fields["operationName"] = params["operationName"]
+    for name in ("variables", "extensions"):
+        text = params.get(name)
+        if text is None or text == "":
+            continue
+        try:
+            fields[name] = json.loads(text)
+        except ValueError:
+            return error_response(
+                400,
+                f"`{name}` must be a URL-encoded JSON object.",
+                ErrorCode.BAD_REQUEST,
+                media_type=media_type,
+            )
+    return _operation(fields, media_type)

@@ -1,17 +1,34 @@
 """The GraphQL endpoints: `/@{handle}/api/graphql` for API keys, `/admin/api/graphql` for
-the operator."""
+the operator, served as the GraphQL-over-HTTP specification asks.
+
+Order of checks on the key endpoint: a browser's GET gets the explorer page (it carries no
+key); then authentication, so nothing about the request is judged for an anonymous caller;
+then the `Accept` header (406), the request itself (415/413/400), a GET that would run a
+mutation (405), and only then the policy, validation and execution.
+"""
 
 from __future__ import annotations
 
+from graphql import GraphQLSyntaxError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from schema.context import GraphContext
 from schema.errors import ErrorCode
+from schema.execution import OperationRequest
 from server.auth import authenticate_key, is_admin
 from server.directory import business_record
-from server.http.body import read_operation
-from server.http.responses import error_response, unauthenticated
+from server.http.body import read_operation, read_query_string
+from server.http.graphiql import graphiql_page, wants_html
+from server.http.responses import (
+    JSON,
+    error_response,
+    graphql_response,
+    method_not_allowed,
+    negotiate,
+    not_acceptable,
+    unauthenticated,
+)
 from server.services import Services
 
 
@@ -19,22 +36,47 @@ def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
+def _refuse_unsafe_get(operation: OperationRequest, media_type: str) -> JSONResponse | None:
+    """405 for a GET whose operation is not a query: GET is a safe method, so the spec
+    forbids running a mutation through it. A document that does not parse, or names no
+    operation it holds, is left to the executor, which reports it as usual."""
+    try:
+        document = parse(operation.query)
+    except GraphQLSyntaxError:
+        return None
+    chosen = get_operation_ast(document, operation.operation_name)
+    if chosen is None or chosen.operation == OperationType.QUERY:
+        return None
+    return method_not_allowed(
+        f"A {chosen.operation.value} cannot be sent with GET: send it with POST.",
+        "POST",
+        media_type=media_type,
+    )
+
+
 async def business_graphql(request: Request) -> Response:
+    if request.method == "GET" and wants_html(request):
+        return graphiql_page(request)
+    if request.method not in ("GET", "POST"):
+        return method_not_allowed(
+            "Send GraphQL operations with POST, or queries with GET.", "GET, POST"
+        )
     services = _services(request)
     handle = request.path_params["handle"]
-    if request.method != "POST":
-        return error_response(
-            405,
-            "Send GraphQL operations with POST.",
-            ErrorCode.METHOD_NOT_ALLOWED,
-            headers={"Allow": "POST"},
-        )
+    media_type = negotiate(request.headers.get("accept"))
     found = await authenticate_key(request, services.store, handle)
     if found is None:
-        return unauthenticated()
+        return unauthenticated(media_type or JSON)
     business, key = found
     services.key_use.saw(key.key_id)
-    operation = await read_operation(request, services.settings.max_body_bytes)
+    if media_type is None:
+        return not_acceptable()
+    if request.method == "GET":
+        operation = read_query_string(request, media_type)
+        if isinstance(operation, OperationRequest):
+            operation = _refuse_unsafe_get(operation, media_type) or operation
+    else:
+        operation = await read_operation(request, services.settings.max_body_bytes, media_type)
     if isinstance(operation, Response):
         return operation
     context = GraphContext(
@@ -46,7 +88,7 @@ async def business_graphql(request: Request) -> Response:
     result = await services.executor.run_for_key(
         operation, context, frozenset(key.scopes), documentation
     )
-    return JSONResponse(result.body())
+    return graphql_response(result, media_type)
 
 
 async def admin_graphql(request: Request) -> Response:
@@ -54,11 +96,14 @@ async def admin_graphql(request: Request) -> Response:
     admin_token = services.settings.admin_token
     if admin_token is None:
         return error_response(404, "Not found.", ErrorCode.NOT_FOUND)
+    media_type = negotiate(request.headers.get("accept"))
     if not is_admin(request, str(admin_token)):
-        return unauthenticated()
-    operation = await read_operation(request, services.settings.max_body_bytes)
+        return unauthenticated(media_type or JSON)
+    if media_type is None:
+        return not_acceptable()
+    operation = await read_operation(request, services.settings.max_body_bytes, media_type)
     if isinstance(operation, Response):
         return operation
     context = GraphContext(business=None, directory=services.directory, cursors=services.cursors)
     result = await services.executor.run_for_operator(operation, context)
-    return JSONResponse(result.body())
+    return graphql_response(result, media_type)

@@ -83,7 +83,13 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+def policy_path() -> Path | None:
+    """The committed policy; a test module overrides this fixture to serve another."""
+    return None
+
+
+@pytest.fixture
+async def world(tmp_path: Path, policy_path: Path | None) -> AsyncIterator[World]:
     emulators = {
         "tremble": create_emulator(
             generate_dataset(seed=1, contacts=TREMBLE_CONTACTS),
@@ -96,7 +102,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     }
     upstream = Starlette(routes=[Mount(f"/{name}", app=e.app) for name, e in emulators.items()])
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream))
-    app = create_app(settings_for(tmp_path), http=http)
+    overrides = {"policy_path": policy_path} if policy_path else {}
+    app = create_app(settings_for(tmp_path, **overrides), http=http)
     services: Services = app.state.services
     await migrate(services.engine)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")

@@ -26,7 +26,7 @@ async def test_introspection_lists_only_the_exposed_fields(world: World) -> None
         "productPurchases",
     ]
     assert await _fields(world, "PageInfo") == ["hasNextPage", "endCursor"]
-    assert await _fields(world, "BusinessParticipantConnection") == ["pageInfo", "nodes"]
+    assert await _fields(world, "BusinessParticipantConnection") == ["nodes", "pageInfo"]
 
 
 async def test_introspection_hides_internal_types_and_mutations(world: World) -> None:

@@ -1,0 +1,1 @@
+"""Rate limits per key and per business, and the limits on one operation."""
