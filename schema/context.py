@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphql import GraphQLError
 
@@ -24,8 +26,15 @@ class GraphContext:
     cursors: CursorCodec
     partial_errors: list[GraphQLError] = field(default_factory=list)
     _loaders: dict[str, Loaders] = field(default_factory=dict)
+    _running: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def loaders(self, business: BusinessRecord) -> Loaders:
         if business.public_id not in self._loaders:
-            self._loaders[business.public_id] = Loaders(self.directory.source(business))
+            source = self.directory.source(business)
+            self._loaders[business.public_id] = Loaders(source, self._running)
         return self._loaders[business.public_id]
+
+    def cancel_pending(self) -> None:
+        """Cancel the batch loads (and so the upstream calls) still running."""
+        for task in list(self._running):
+            task.cancel()

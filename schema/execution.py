@@ -8,6 +8,7 @@ policy and runs against the whole graph.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from strawberry.schema._graphql_core import execution_context_class_kwargs
 
 from schema.context import GraphContext
 from schema.errors import ClientError, ErrorCode
+from schema.operation_limits import OperationLimits, check_shape, check_tokens
 from schema.policy import Policy, SchemaSlices, check_operation
 
 log = logging.getLogger(__name__)
@@ -88,16 +90,33 @@ def client_error(error: GraphQLError) -> dict[str, Any]:
 
 
 class Executor:
-    def __init__(self, internal: strawberry.Schema, slices: SchemaSlices, policy: Policy) -> None:
+    def __init__(
+        self,
+        internal: strawberry.Schema,
+        slices: SchemaSlices,
+        policy: Policy,
+        limits: OperationLimits | None = None,
+        timeout_seconds: float = 10.0,
+    ) -> None:
         self.internal = internal
         self.slices = slices
         self.policy = policy
+        self.limits = limits or OperationLimits()
+        self.timeout_seconds = timeout_seconds
 
     def _parse(self, request: OperationRequest) -> DocumentNode | OperationResult:
+        """Parse within the token limit, then refuse a shape over the depth or alias limit."""
+        too_long = check_tokens(request.query, self.limits)
+        if too_long:
+            return OperationResult(errors=[_formatted(too_long)])
         try:
-            return parse(request.query)
+            document = parse(request.query)
         except GraphQLSyntaxError as error:
             return OperationResult(errors=[_with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED)])
+        too_big = check_shape(document, self.limits)
+        if too_big:
+            return OperationResult(errors=[_formatted(error) for error in too_big])
+        return document
 
     async def run_for_key(
         self,
@@ -136,16 +155,26 @@ class Executor:
             return OperationResult(
                 errors=[_with_code(e, ErrorCode.GRAPHQL_VALIDATION_FAILED) for e in invalid]
             )
-        result = execute(
-            schema._schema,
-            document,
-            context_value=context,
-            variable_values=request.variables,
-            operation_name=request.operation_name,
-            **execution_context_class_kwargs(schema.execution_context_class),
-        )
-        if not isinstance(result, ExecutionResult):
-            result = await result
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                result = execute(
+                    schema._schema,
+                    document,
+                    context_value=context,
+                    variable_values=request.variables,
+                    operation_name=request.operation_name,
+                    **execution_context_class_kwargs(schema.execution_context_class),
+                )
+                if not isinstance(result, ExecutionResult):
+                    result = await result
+        except TimeoutError:
+            context.cancel_pending()  # upstream calls still running for this operation
+            timeout = GraphQLError(
+                f"The operation took longer than {self.timeout_seconds:g} seconds and was "
+                "cancelled.",
+                extensions={"code": ErrorCode.TIMEOUT.value},
+            )
+            return OperationResult(errors=[_formatted(timeout)], data=None, executed=True)
         nothing_ran = result.data is None and not context.partial_errors
         if nothing_ran and result.errors and all(e.path is None for e in result.errors):
             # A variable that did not coerce, or no operation to pick: nothing executed.

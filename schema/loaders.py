@@ -6,6 +6,7 @@ participants costs one upstream fetch per relation (per provider page), never N.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -17,12 +18,22 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-def _loader(batch: Callable[[Sequence[Any]], Awaitable[list[Any]]]) -> DataLoader:
+def _loader(
+    batch: Callable[[Sequence[Any]], Awaitable[list[Any]]], running: set[asyncio.Task[Any]]
+) -> DataLoader:
     async def load(keys: list[Any]) -> list[Any]:
+        # DataLoader runs each batch in a task of its own, outside the operation's task:
+        # remember it, so a timed-out operation can cancel its upstream calls too.
+        task = asyncio.current_task()
+        if task is not None:
+            running.add(task)
         try:
             return await batch(keys)
         except Exception as error:  # noqa: BLE001 - every key of the batch gets the failure
             return [error] * len(keys)
+        finally:
+            if task is not None:
+                running.discard(task)
 
     return DataLoader(load)
 
@@ -30,10 +41,10 @@ def _loader(batch: Callable[[Sequence[Any]], Awaitable[list[Any]]]) -> DataLoade
 class Loaders:
     """The loaders of one business within one request."""
 
-    def __init__(self, source: BusinessSource) -> None:
+    def __init__(self, source: BusinessSource, running: set[asyncio.Task[Any]]) -> None:
         self.source = source
-        self.consent_by_participant = _loader(source.consents)
-        self.registrations_by_participant = _loader(source.registrations)
-        self.purchases_by_participant = _loader(source.purchases)
-        self.participant_by_key = _loader(source.participants_by_key)
-        self.activity_session_by_key = _loader(source.activity_sessions)
+        self.consent_by_participant = _loader(source.consents, running)
+        self.registrations_by_participant = _loader(source.registrations, running)
+        self.purchases_by_participant = _loader(source.purchases, running)
+        self.participant_by_key = _loader(source.participants_by_key, running)
+        self.activity_session_by_key = _loader(source.activity_sessions, running)

@@ -102,8 +102,33 @@ async def businesses_create(handle: str, name: str) -> None:
 @_run
 async def businesses_list() -> None:
     async def work(services: Any) -> None:
+        default = services.settings.business_rate_limit
         for business in await services.store.list_businesses():
-            click.echo(f"@{business.handle}\t{business.public_id}\t{business.name}")
+            limit = business.rate_limit_per_minute or default
+            click.echo(f"@{business.handle}\t{business.public_id}\t{limit}/min\t{business.name}")
+
+    await _with_services(_settings(), work)
+
+
+@businesses.command("update")
+@click.argument("handle")
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Requests per minute for the business, all its keys together.",
+)
+@click.option("--default-rate-limit", is_flag=True, help="Use the server's default again.")
+@_run
+async def businesses_update(handle: str, rate_limit: int | None, default_rate_limit: bool) -> None:
+    if (rate_limit is None) == (not default_rate_limit):
+        raise click.UsageError("Give either --rate-limit N or --default-rate-limit.")
+
+    async def work(services: Any) -> None:
+        business_id = await _business_id(services, handle)
+        row = await services.store.set_rate_limit(business_id, rate_limit)
+        limit = row.rate_limit_per_minute or f"default ({services.settings.business_rate_limit})"
+        _say(f"@{handle}: {limit} requests per minute.")
 
     await _with_services(_settings(), work)
 

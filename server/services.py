@@ -11,11 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schema.api import Query, build_internal_schema
 from schema.cursors import CursorCodec
 from schema.execution import Executor
+from schema.operation_limits import OperationLimits
 from schema.policy import Policy, SchemaSlices, load_policy
 from schema.policy.model import validate_policy
 from schema.policy.reference import Reference, build_reference, render_html
 from server.auth import KeyUseRecorder
 from server.directory import StoreDirectory
+from server.limits.in_process import MemoryRateLimiter
+from server.limits.in_redis import RedisRateLimiter
+from server.limits.rate import RateLimiter
 from server.settings import Settings
 from server.store.crypto import CredentialCipher
 from server.store.database import create_engine, session_factory
@@ -31,7 +35,19 @@ def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
     validate_policy(policy, internal._schema)
     slices = SchemaSlices(policy, Query)
     slices.build_all(frozenset({REQUIRED_SCOPE}))
-    return policy, Executor(internal, slices, policy)
+    limits = OperationLimits(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+    )
+    executor = Executor(internal, slices, policy, limits, settings.execution_timeout_seconds)
+    return policy, executor
+
+
+def build_rate_limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url:
+        return RedisRateLimiter(settings.redis_url)
+    return MemoryRateLimiter()
 
 
 def policy_reference(policy: Policy, executor: Executor) -> Reference:
@@ -52,6 +68,7 @@ class Services:
     cursors: CursorCodec
     key_use: KeyUseRecorder
     reference_html: str
+    rate_limiter: RateLimiter
 
     @classmethod
     def build(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> Services:
@@ -73,9 +90,11 @@ class Services:
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
             reference_html=render_html(policy_reference(policy, executor)),
+            rate_limiter=build_rate_limiter(settings),
         )
 
     async def close(self) -> None:
+        await self.rate_limiter.close()
         await self.key_use.flush()
         await self.http.aclose()
         await self.engine.dispose()

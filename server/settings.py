@@ -22,6 +22,16 @@ class SettingsError(Exception):
     """A setting is missing or wrong; the message names the variable."""
 
 
+def _positive(config: Config, name: str, default: int) -> int:
+    try:
+        value = config(name, cast=int, default=default)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number.") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1.")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -31,6 +41,13 @@ class Settings:
     max_body_bytes: int
     upstream_timeout_seconds: float
     last_used_flush_seconds: float
+    redis_url: str | None
+    key_rate_limit: int
+    business_rate_limit: int
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    execution_timeout_seconds: float
 
     @classmethod
     def from_environ(
@@ -57,6 +74,15 @@ class Settings:
             ),
             "last_used_flush_seconds": config(
                 "BUSINESS_API_LAST_USED_FLUSH_SECONDS", cast=float, default=5.0
+            ),
+            "redis_url": config("BUSINESS_API_REDIS_URL", default=None) or None,
+            "key_rate_limit": _positive(config, "BUSINESS_API_KEY_RATE_LIMIT", 60),
+            "business_rate_limit": _positive(config, "BUSINESS_API_BUSINESS_RATE_LIMIT", 120),
+            "max_depth": _positive(config, "BUSINESS_API_MAX_DEPTH", 10),
+            "max_aliases": _positive(config, "BUSINESS_API_MAX_ALIASES", 15),
+            "max_tokens": _positive(config, "BUSINESS_API_MAX_TOKENS", 2000),
+            "execution_timeout_seconds": config(
+                "BUSINESS_API_EXECUTION_TIMEOUT", cast=float, default=10.0
             ),
         }
         values.update(overrides)

@@ -66,9 +66,11 @@ def _wait_until_serving(base_url: str) -> None:
 
 
 @contextmanager
-def running_demo(database_dir: Path) -> Iterator[LiveDemo]:
+def running_demo(database_dir: Path, settings: dict[str, str] | None = None) -> Iterator[LiveDemo]:
+    """`settings`: BUSINESS_API_* variables for the demo (none are inherited)."""
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BUSINESS_API_")}
+    environ.update(settings or {})
     command = [
         *_command(),
         "demo",
@@ -85,6 +87,30 @@ def running_demo(database_dir: Path) -> Iterator[LiveDemo]:
         base_url = f"http://127.0.0.1:{port}"
         _wait_until_serving(base_url)
         yield LiveDemo(process, key, base_url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def running_server(settings: dict[str, str]) -> Iterator[str]:
+    """`business-api serve` with these BUSINESS_API_* settings; yields its base URL."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BUSINESS_API_")}
+    environ.update(settings)
+    process = subprocess.Popen(
+        [*_command(), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=environ,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(base_url)
+        yield base_url
     finally:
         process.terminate()
         try:

@@ -20,6 +20,7 @@ from server.auth import authenticate_key, is_admin
 from server.directory import business_record
 from server.http.body import read_operation, read_query_string
 from server.http.graphiql import graphiql_page, wants_html
+from server.http.rate_limits import buckets_for, rate_headers, rate_limited
 from server.http.responses import (
     JSON,
     error_response,
@@ -30,18 +31,21 @@ from server.http.responses import (
     unauthenticated,
 )
 from server.services import Services
+from server.store.repository import ApiKeyRow, BusinessRow
 
 
 def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def _refuse_unsafe_get(operation: OperationRequest, media_type: str) -> JSONResponse | None:
+def _refuse_unsafe_get(
+    operation: OperationRequest, media_type: str, services: Services
+) -> JSONResponse | None:
     """405 for a GET whose operation is not a query: GET is a safe method, so the spec
     forbids running a mutation through it. A document that does not parse, or names no
     operation it holds, is left to the executor, which reports it as usual."""
     try:
-        document = parse(operation.query)
+        document = parse(operation.query, max_tokens=services.settings.max_tokens)
     except GraphQLSyntaxError:
         return None
     chosen = get_operation_ast(document, operation.operation_name)
@@ -69,12 +73,29 @@ async def business_graphql(request: Request) -> Response:
         return unauthenticated(media_type or JSON)
     business, key = found
     services.key_use.saw(key.key_id)
+    verdict = await services.rate_limiter.check(buckets_for(business, key, services.settings))
+    if not verdict.allowed:
+        return rate_limited(verdict, media_type or JSON)
+    response = await _answer(request, services, business, key, media_type)
+    response.headers.update(rate_headers(verdict))
+    return response
+
+
+async def _answer(
+    request: Request,
+    services: Services,
+    business: BusinessRow,
+    key: ApiKeyRow,
+    media_type: str | None,
+) -> Response:
+    """Everything after authentication and the rate limit check."""
+    handle = business.handle
     if media_type is None:
         return not_acceptable()
     if request.method == "GET":
         operation = read_query_string(request, media_type)
         if isinstance(operation, OperationRequest):
-            operation = _refuse_unsafe_get(operation, media_type) or operation
+            operation = _refuse_unsafe_get(operation, media_type, services) or operation
     else:
         operation = await read_operation(request, services.settings.max_body_bytes, media_type)
     if isinstance(operation, Response):

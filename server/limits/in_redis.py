@@ -11,6 +11,7 @@ Redis is down, and the failure is logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -58,16 +59,17 @@ return reply
 """
 
 RETRY_REDIS_AFTER_SECONDS = 5.0
+MAX_CONNECTIONS = 32
 
 
 class RedisRateLimiter:
     def __init__(self, url: str, *, prefix: str = "business-api:rate:") -> None:
-        # A blocking pool makes a burst of requests wait for a connection instead of
-        # failing (and falling back) when every connection is busy.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=32, timeout=2, socket_timeout=0.5, socket_connect_timeout=0.5
+        self._client = aioredis.from_url(
+            url, max_connections=MAX_CONNECTIONS, socket_timeout=0.5, socket_connect_timeout=0.5
         )
-        self._client = aioredis.Redis.from_pool(pool)
+        # A burst of requests waits its turn for a connection rather than overflowing the
+        # pool (which would count as an outage and fall back).
+        self._turns = asyncio.Semaphore(MAX_CONNECTIONS)
         self._script = self._client.register_script(GCRA_SCRIPT)
         self._prefix = prefix
         self._fallback = MemoryRateLimiter()
@@ -80,9 +82,10 @@ class RedisRateLimiter:
         for bucket in buckets:
             arguments += [bucket.interval_ms, bucket.tolerance_ms]
         try:
-            reply = await self._script(
-                keys=[self._prefix + b.name for b in buckets], args=arguments
-            )
+            async with self._turns:
+                reply = await self._script(
+                    keys=[self._prefix + b.name for b in buckets], args=arguments
+                )
         except (RedisError, OSError) as error:
             log.warning("Redis rate limiting unavailable, limiting in process: %s", error)
             self._down_until = time.monotonic() + RETRY_REDIS_AFTER_SECONDS

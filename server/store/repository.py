@@ -134,6 +134,18 @@ class Store:
             result = await session.scalars(select(Business).order_by(Business.id))
             return [to_business_row(b) for b in result]
 
+    async def set_rate_limit(self, business_id: int, per_minute: int | None) -> BusinessRow:
+        """Override the business's requests per minute (all its keys together); None resets
+        it to the server's default."""
+        if per_minute is not None and per_minute < 1:
+            raise ValueError("a rate limit must be at least 1 request per minute")
+        async with self._sessions() as session, session.begin():
+            business = await session.get(Business, business_id)
+            if business is None:
+                raise BusinessNotFound(f"no business with id {business_id}")
+            business.rate_limit_per_minute = per_minute
+            return to_business_row(business)
+
     async def _require_business(self, business_id: int) -> None:
         if await self.get_business_by_id(business_id) is None:
             raise BusinessNotFound(f"no business with id {business_id}")

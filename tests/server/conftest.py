@@ -89,7 +89,15 @@ def policy_path() -> Path | None:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, policy_path: Path | None) -> AsyncIterator[World]:
+def setting_overrides() -> dict[str, Any]:
+    """Settings fields to replace; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+async def world(
+    tmp_path: Path, policy_path: Path | None, setting_overrides: dict[str, Any]
+) -> AsyncIterator[World]:
     emulators = {
         "tremble": create_emulator(
             generate_dataset(seed=1, contacts=TREMBLE_CONTACTS),
@@ -103,6 +111,7 @@ async def world(tmp_path: Path, policy_path: Path | None) -> AsyncIterator[World
     upstream = Starlette(routes=[Mount(f"/{name}", app=e.app) for name, e in emulators.items()])
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream))
     overrides = {"policy_path": policy_path} if policy_path else {}
+    overrides.update(setting_overrides)
     app = create_app(settings_for(tmp_path, **overrides), http=http)
     services: Services = app.state.services
     await migrate(services.engine)

@@ -55,3 +55,13 @@ async def test_a_duplicate_handle_is_refused(store: Store) -> None:
 def test_store_errors_share_a_base_class() -> None:
     assert issubclass(HandleTaken, StoreError)
     assert issubclass(InvalidHandle, StoreError)
+
+
+async def test_a_business_rate_limit_can_be_set_and_reset(store: Store) -> None:
+    business = await store.create_business("limited", "Limited")
+    assert business.rate_limit_per_minute is None
+    assert (await store.set_rate_limit(business.id, 30)).rate_limit_per_minute == 30
+    assert (await store.get_business("limited")).rate_limit_per_minute == 30  # type: ignore[union-attr]
+    assert (await store.set_rate_limit(business.id, None)).rate_limit_per_minute is None
+    with pytest.raises(ValueError):
+        await store.set_rate_limit(business.id, 0)

@@ -1,0 +1,146 @@
+"""Each operation limit, just under and just over, over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.server.conftest import World
+
+TIMEOUT = 0.5
+
+
+@pytest.fixture
+def setting_overrides() -> dict[str, Any]:
+    return {"execution_timeout_seconds": TIMEOUT}
+
+
+def deep(levels: int) -> str:
+    """An introspection query `levels` fields deep (introspection is always allowed)."""
+    assert levels >= 5
+    inner = "name"
+    for _ in range(levels - 5):
+        inner = f"ofType {{ {inner} }}"
+    return f"{{ __schema {{ types {{ fields {{ type {{ {inner} }} }} }} }} }}"
+
+
+def aliased(count: int) -> str:
+    return "{ " + " ".join(f"a{i}: __typename" for i in range(count)) + " }"
+
+
+def tokens(count: int) -> str:
+    """Exactly `count` tokens: `{ }` around six-token inline fragments, padded with
+    `__typename` fields. (Fragments, because graphql-core's validation gives up on
+    hundreds of identical sibling fields.)"""
+    fragments, padding = divmod(count - 2, 6)
+    body = ["... on Query { __typename }"] * fragments + ["__typename"] * padding
+    return "{ " + " ".join(body) + " }"
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+async def test_depth_10_passes_and_depth_11_is_refused(world: World) -> None:
+    assert codes((await world.query(deep(10))).json()) == []
+    body = (await world.query(deep(11))).json()
+    assert codes(body) == ["MAX_DEPTH_EXCEEDED"]
+    assert "the limit is 10" in body["errors"][0]["message"]
+    assert "data" not in body
+
+
+async def test_depth_counts_fields_inside_fragments(world: World) -> None:
+    query = "query { ...S } fragment S on Query " + deep(11)
+    assert codes((await world.query(query)).json()) == ["MAX_DEPTH_EXCEEDED"]
+
+
+async def test_15_aliases_pass_and_16_are_refused(world: World) -> None:
+    assert codes((await world.query(aliased(15))).json()) == []
+    body = (await world.query(aliased(16))).json()
+    assert codes(body) == ["MAX_ALIASES_EXCEEDED"]
+    assert "the limit is 15" in body["errors"][0]["message"]
+
+
+async def test_2000_tokens_pass_and_2001_are_refused(world: World) -> None:
+    assert codes((await world.query(tokens(2000))).json()) == []
+    body = (await world.query(tokens(2001))).json()
+    assert codes(body) == ["MAX_TOKENS_EXCEEDED"]
+    assert "2000 tokens" in body["errors"][0]["message"]
+
+
+async def test_a_body_just_under_100_kb_passes_and_just_over_is_413(world: World) -> None:
+    def body_of(size: int) -> bytes:
+        head, tail = b'{"query": "{ __typename', b' }"}'
+        return head + b" " * (size - len(head) - len(tail)) + tail
+
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {world.keys['tremble']}",
+    }
+    under = await world.client.post(
+        "/@tremble/api/graphql", content=body_of(100_000), headers=headers
+    )
+    assert under.status_code == 200 and codes(under.json()) == []
+    over = await world.client.post(
+        "/@tremble/api/graphql", content=body_of(100_001), headers=headers
+    )
+    assert over.status_code == 413 and codes(over.json()) == ["PAYLOAD_TOO_LARGE"]
+    assert "100000 bytes" in over.json()["errors"][0]["message"]
+
+
+async def test_one_operation_per_request_a_batch_is_refused(world: World) -> None:
+    single = await world.post({"query": "{ __typename }"})
+    assert single.status_code == 200
+    batch = await world.post([{"query": "{ __typename }"}, {"query": "{ __typename }"}])
+    assert batch.status_code == 400 and codes(batch.json()) == ["BAD_REQUEST"]
+    assert "one operation per request" in batch.json()["errors"][0]["message"]
+
+
+async def test_a_slow_operation_times_out_and_its_upstream_calls_are_cancelled(
+    world: World,
+) -> None:
+    emulator = world.emulators["tremble"]
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def slow_bookings(request: Request) -> Response:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return Response(status_code=500)
+
+    path = "/_api/bookings-reader/v2/extended-bookings/query"
+    original = emulator.app.router.routes
+    emulator.app.router.routes = [Route(path, slow_bookings, methods=["POST"]), *original]
+    query = (
+        "{ activeBusiness { participants(first: 3) { nodes { registrations { nodes { id } } } } } }"
+    )
+    try:
+        began = time.monotonic()
+        response = await world.query(query)
+        elapsed = time.monotonic() - began
+        await asyncio.wait_for(cancelled.wait(), timeout=2)
+    finally:
+        emulator.app.router.routes = original
+    assert started.is_set() and cancelled.is_set()
+    assert elapsed < TIMEOUT + 1.5
+    body = response.json()
+    assert response.status_code == 200
+    assert codes(body) == ["TIMEOUT"]
+    assert body["data"] is None
+    assert f"{TIMEOUT:g} seconds" in body["errors"][0]["message"]
+
+
+async def test_a_fast_operation_is_not_affected_by_the_timeout(world: World) -> None:
+    body = (
+        await world.query("{ activeBusiness { participants(first: 3) { nodes { id } } } }")
+    ).json()
+    assert codes(body) == [] and len(body["data"]["activeBusiness"]["participants"]["nodes"]) == 3
