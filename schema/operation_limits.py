@@ -24,6 +24,11 @@ from graphql.language import Lexer
 
 from schema.errors import ErrorCode
 
+# Introspection's `ofType` follows one type wrapper to the next: a chain, never a fan-out, so
+# nesting it costs nothing. Not counting it lets every client's standard introspection query
+# (which nests it nine times) through the depth limit.
+_LINEAR_FIELDS = frozenset({"ofType"})
+
 
 @dataclass(frozen=True)
 class OperationLimits:
@@ -73,7 +78,8 @@ def _depth(
     deepest = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            deepest = max(deepest, 1 + _depth(selection.selection_set, fragments, spreading))
+            step = 0 if selection.name.value in _LINEAR_FIELDS else 1
+            deepest = max(deepest, step + _depth(selection.selection_set, fragments, spreading))
         elif isinstance(selection, InlineFragmentNode):
             deepest = max(deepest, _depth(selection.selection_set, fragments, spreading))
         elif isinstance(selection, FragmentSpreadNode):

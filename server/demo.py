@@ -20,6 +20,7 @@ import uvicorn
 from starlette.routing import Mount
 
 from server.app import create_app
+from server.http.graphiql import EXAMPLE_QUERY
 from server.providers.wix.dataset import generate_dataset
 from server.providers.wix.emulator import create_emulator
 from server.services import REQUIRED_SCOPE, Services
@@ -30,26 +31,6 @@ HANDLE = "tremble"
 NAME = "Tremble Studios"
 PARTICIPANTS = 300
 SEED = 7
-EXAMPLE_QUERY = """query {
-  activeBusiness {
-    id
-    name
-    participants(first: 25) {
-      nodes {
-        id
-        name
-        email
-        emailMarketingConsent { status at }
-        registrations(first: 10) {
-          nodes { id status confirmedAt activitySession { id } }
-        }
-        productPurchases(first: 10) {
-          nodes { id status pricePaid purchasedAt product { id } }
-        }
-      }
-    }
-  }
-}"""
 
 
 @dataclass(frozen=True)

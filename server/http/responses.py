@@ -35,10 +35,7 @@ def negotiate(accept: str | None) -> str | None:
         return JSON
     refused = set()
     ranked: list[tuple[float, int, int, str]] = []
-    for index, item in enumerate(accept.split(",")):
-        media_range, quality = _parse_range(item)
-        if not media_range:
-            continue
+    for index, (media_range, quality) in enumerate(accept_ranges(accept)):
         if quality <= 0:
             refused.add(media_range)
             continue
@@ -54,18 +51,24 @@ def negotiate(accept: str | None) -> str | None:
     return None
 
 
-def _parse_range(item: str) -> tuple[str, float]:
-    """One `Accept` element as (lower-cased media range, q-value); a bad q counts as 0."""
-    media_range, *parameters = (part.strip() for part in item.split(";"))
-    quality = 1.0
-    for parameter in parameters:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                quality = min(max(float(value.strip()), 0.0), 1.0)
-            except ValueError:
-                quality = 0.0
-    return media_range.lower(), quality
+def accept_ranges(accept: str) -> list[tuple[str, float]]:
+    """An `Accept` header as (lower-cased media range, q-value) pairs in listed order; a
+    malformed q counts as 0."""
+    ranges = []
+    for item in accept.split(","):
+        media_range, *parameters = (part.strip() for part in item.split(";"))
+        if not media_range:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value.strip()), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((media_range.lower(), quality))
+    return ranges
 
 
 def _with_charset(media_type: str) -> str:

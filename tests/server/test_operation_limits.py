@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from graphql import get_introspection_query
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,16 +19,17 @@ TIMEOUT = 0.5
 
 @pytest.fixture
 def setting_overrides() -> dict[str, Any]:
-    return {"execution_timeout_seconds": TIMEOUT}
+    return {"execution_timeout_seconds": TIMEOUT, "max_depth": DEPTH}
 
 
-def deep(levels: int) -> str:
-    """An introspection query `levels` fields deep (introspection is always allowed)."""
-    assert levels >= 5
-    inner = "name"
-    for _ in range(levels - 5):
-        inner = f"ofType {{ {inner} }}"
-    return f"{{ __schema {{ types {{ fields {{ type {{ {inner} }} }} }} }} }}"
+# Depth limit for these tests: the deepest public query is seven fields deep, so the limit
+# is lowered to six to test it with real queries just under and just over.
+DEPTH = 6
+AT_DEPTH = "{ activeBusiness { participants { nodes { registrations { nodes { id } } } } } }"
+OVER_DEPTH = (
+    "{ activeBusiness { participants { nodes { registrations { nodes {"
+    " activitySession { id } } } } } } }"
+)
 
 
 def aliased(count: int) -> str:
@@ -47,16 +49,30 @@ def codes(body: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors", [])]
 
 
-async def test_depth_10_passes_and_depth_11_is_refused(world: World) -> None:
-    assert codes((await world.query(deep(10))).json()) == []
-    body = (await world.query(deep(11))).json()
+async def test_a_query_at_the_depth_limit_passes_and_one_deeper_is_refused(
+    world: World,
+) -> None:
+    under = (await world.query(AT_DEPTH)).json()
+    assert codes(under) == [] and under["data"]["activeBusiness"]["participants"]["nodes"]
+    body = (await world.query(OVER_DEPTH)).json()
     assert codes(body) == ["MAX_DEPTH_EXCEEDED"]
-    assert "the limit is 10" in body["errors"][0]["message"]
+    assert f"the limit is {DEPTH}" in body["errors"][0]["message"]
     assert "data" not in body
 
 
+async def test_standard_introspection_passes_because_of_type_chains_do_not_count(
+    world: World,
+) -> None:
+    body = (await world.query(get_introspection_query())).json()
+    assert codes(body) == []
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
 async def test_depth_counts_fields_inside_fragments(world: World) -> None:
-    query = "query { ...S } fragment S on Query " + deep(11)
+    query = (
+        "query { activeBusiness { participants { nodes { ...P } } } }"
+        " fragment P on BusinessParticipant { registrations { nodes { activitySession { id } } } }"
+    )
     assert codes((await world.query(query)).json()) == ["MAX_DEPTH_EXCEEDED"]
 
 
