@@ -65,22 +65,32 @@ def _wait_until_serving(base_url: str) -> None:
     raise AssertionError("the demo did not start serving")
 
 
+def _environ(settings: dict[str, str]) -> dict[str, str]:
+    """This process's environment with only the given BUSINESS_API_* settings."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BUSINESS_API_")}
+    environ.update(settings)
+    return environ
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @contextmanager
 def running_demo(database_dir: Path, settings: dict[str, str] | None = None) -> Iterator[LiveDemo]:
     """`settings`: BUSINESS_API_* variables for the demo (none are inherited)."""
     port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BUSINESS_API_")}
-    environ.update(settings or {})
-    command = [
-        *_command(),
-        "demo",
-        "--port",
-        str(port),
-        "--database",
-        str(database_dir / "demo.db"),
-    ]
+    database = str(database_dir / "demo.db")
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environ
+        [*_command(), "demo", "--port", str(port), "--database", database],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_environ(settings or {}),
     )
     try:
         key = _read_key(process)
@@ -88,32 +98,23 @@ def running_demo(database_dir: Path, settings: dict[str, str] | None = None) -> 
         _wait_until_serving(base_url)
         yield LiveDemo(process, key, base_url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
 
 
 @contextmanager
 def running_server(settings: dict[str, str]) -> Iterator[str]:
     """`business-api serve` with these BUSINESS_API_* settings; yields its base URL."""
     port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BUSINESS_API_")}
-    environ.update(settings)
     process = subprocess.Popen(
         [*_command(), "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=environ,
+        text=True,
+        env=_environ(settings),
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(base_url)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)

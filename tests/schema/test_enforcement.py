@@ -12,6 +12,7 @@ from schema.api import Query, build_internal_schema
 from schema.policy.enforce import MISSING_SCOPE, NOT_EXPOSED, check_operation
 from schema.policy.model import load_policy
 from schema.policy.slice import SchemaSlices
+from tests.server.documents import EXAMPLE_QUERY
 
 POLICY_PATH = Path(__file__).resolve().parents[2] / "policies" / "business-api.toml"
 DOCS = "https://docs.example.test/business-api/errors#forbidden"
@@ -25,29 +26,6 @@ ALL_SCOPES = frozenset(
     }
 )
 WITHOUT_EMAIL = ALL_SCOPES - {"participants.email:read"}
-
-EXAMPLE_QUERY = """
-query {
-  activeBusiness {
-    id
-    name
-    participants(first: 25) {
-      nodes {
-        id
-        name
-        email
-        emailMarketingConsent { status at }
-        registrations(first: 10) {
-          nodes { id status confirmedAt activitySession { id } }
-        }
-        productPurchases(first: 10) {
-          nodes { id status pricePaid purchasedAt product { id } }
-        }
-      }
-    }
-  }
-}
-"""
 
 PAGED_QUERY = """
 query {

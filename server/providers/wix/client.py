@@ -141,50 +141,70 @@ class WixAdapter:
             for p in participants
         ]
 
+    async def _for_contacts(
+        self,
+        participants: Sequence[ParticipantRecord],
+        path: str,
+        items_key: str,
+        contact_field: str,
+        limit: int,
+        *,
+        wrapper: str,
+        page_block: str,
+    ) -> list[dict[str, Any]]:
+        """Every item of a cursor-paged query filtered to these participants' contact ids:
+        one call per page of results, per hundred participants."""
+        items: list[dict[str, Any]] = []
+        for chunk in _chunks([p.key.provider_id for p in participants]):
+            query = {
+                "filter": {contact_field: {"$in": list(chunk)}},
+                "cursorPaging": {"limit": limit},
+            }
+            items += await self._cursor_pages(
+                path, items_key, query, wrapper=wrapper, page_block=page_block
+            )
+        return items
+
     async def registrations(
         self, participants: Sequence[ParticipantRecord]
     ) -> list[Sequence[RegistrationRecord]]:
+        bookings = await self._for_contacts(
+            participants,
+            "/_api/bookings-reader/v2/extended-bookings/query",
+            "extendedBookings",
+            "contactDetails.contactId",
+            BOOKINGS_PAGE,
+            wrapper="query",
+            page_block="pagingMetadata",
+        )
         by_contact: dict[str, list[RegistrationRecord]] = defaultdict(list)
-        for chunk in _chunks([p.key.provider_id for p in participants]):
-            bookings = await self._cursor_pages(
-                "/_api/bookings-reader/v2/extended-bookings/query",
-                "extendedBookings",
-                {
-                    "filter": {"contactDetails.contactId": {"$in": list(chunk)}},
-                    "cursorPaging": {"limit": BOOKINGS_PAGE},
-                },
-                wrapper="query",
-                page_block="pagingMetadata",
-            )
-            with provider_errors(self.kind):
-                for item in bookings:
-                    booking = item.get("booking") or {}
-                    record = mapping.registration(booking)
-                    contact = (booking.get("contactDetails") or {}).get("contactId")
-                    if record is not None and contact:
-                        by_contact[str(contact)].append(record)
+        with provider_errors(self.kind):
+            for item in bookings:
+                booking = item.get("booking") or {}
+                record = mapping.registration(booking)
+                contact = (booking.get("contactDetails") or {}).get("contactId")
+                if record is not None and contact:
+                    by_contact[str(contact)].append(record)
         return [by_contact.get(p.key.provider_id, []) for p in participants]
 
     async def purchases(
         self, participants: Sequence[ParticipantRecord]
     ) -> list[Sequence[PurchaseRecord]]:
+        orders = await self._for_contacts(
+            participants,
+            "/ecom/v1/orders/search",
+            "orders",
+            "buyerInfo.contactId",
+            ORDERS_PAGE,
+            wrapper="search",
+            page_block="metadata",
+        )
         by_contact: dict[str, list[PurchaseRecord]] = defaultdict(list)
-        for chunk in _chunks([p.key.provider_id for p in participants]):
-            orders = await self._cursor_pages(
-                "/ecom/v1/orders/search",
-                "orders",
-                {
-                    "filter": {"buyerInfo.contactId": {"$in": list(chunk)}},
-                    "cursorPaging": {"limit": ORDERS_PAGE},
-                },
-                wrapper="search",
-                page_block="metadata",
-            )
-            with provider_errors(self.kind):
-                for order in orders:
-                    contact = (order.get("buyerInfo") or {}).get("contactId")
-                    if contact:
-                        by_contact[str(contact)].extend(mapping.purchases(order))
+        with provider_errors(self.kind):
+            for order in orders:
+                contact = (order.get("buyerInfo") or {}).get("contactId")
+                if contact:
+                    by_contact[str(contact)].extend(mapping.purchases(order))
         return [by_contact.get(p.key.provider_id, []) for p in participants]
 
     async def activity_sessions(self, ids: Sequence[str]) -> dict[str, ActivitySessionRecord]:

@@ -1,0 +1,202 @@
+"""Wix's query language and paging, as the emulator applies them: `$in`/`$eq`/… filters
+on dotted paths, sorting, cursor paging with cursors that carry their query, and Wix's
+error envelope for bad input."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from starlette.responses import JSONResponse, Response
+
+Json = dict[str, Any]
+Predicate = Callable[[Json], bool]
+MAX_IN_VALUES = 100
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "$eq": operator.eq,
+    "$ne": operator.ne,
+    "$gt": operator.gt,
+    "$gte": operator.ge,
+    "$lt": operator.lt,
+    "$lte": operator.le,
+    "$in": lambda value, options: value in options,
+}
+
+
+class ApiError(Exception):
+    """A failure that is answered with Wix's JSON error envelope."""
+
+    def __init__(self, status: int, body: Json, headers: dict[str, str] | None = None) -> None:
+        self.status, self.body, self.headers = status, body, headers or {}
+
+    def response(self) -> Response:
+        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
+
+
+def application_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> ApiError:
+    details = {"applicationError": {"code": code, "description": message, "data": {}}}
+    return ApiError(status, {"message": message, "details": details}, headers)
+
+
+def validation_error(field_path: str, message: str) -> ApiError:
+    violation = {"field": field_path, "description": message}
+    return ApiError(
+        400, {"message": message, "details": {"validationError": {"fieldViolations": [violation]}}}
+    )
+
+
+# ---------------------------------------------------------------- Wix query language
+
+
+def resolve(item: Any, path: str) -> Any:
+    """Read a dotted field path (``contactDetails.contactId``); missing segments give None."""
+    for segment in path.split("."):
+        item = item.get(segment) if isinstance(item, dict) else None
+    return item
+
+
+def compile_filter(spec: Any, where: str, folded: frozenset[str] = frozenset()) -> Predicate:
+    """Validate a Wix filter up front and turn it into a predicate over stored objects.
+
+    Fields in ``folded`` compare case-insensitively (Wix does this for emails).
+    """
+    if not isinstance(spec, dict):
+        raise validation_error(where, "filter must be an object")
+    tests: list[Predicate] = []
+    for key, condition in spec.items():
+        if key in ("$and", "$or"):
+            if not isinstance(condition, list):
+                raise validation_error(where, f"{key} expects a list of filters")
+            parts = [compile_filter(part, where, folded) for part in condition]
+            tests.append(_combine(parts, any if key == "$or" else all))
+        elif key.startswith("$"):
+            raise validation_error(where, f"Unsupported operator {key}")
+        else:
+            tests.extend(_field_tests(key, condition, f"{where}.{key}", key in folded))
+    return _combine(tests, all)
+
+
+def _combine(parts: list[Predicate], mode: Callable[[Any], bool]) -> Predicate:
+    return lambda item: mode(part(item) for part in parts)
+
+
+def _field_tests(path: str, condition: Any, where: str, fold: bool) -> list[Predicate]:
+    explicit = isinstance(condition, dict) and condition and all(k[:1] == "$" for k in condition)
+    tests: list[Predicate] = []
+    for op, operand in (condition if explicit else {"$eq": condition}).items():
+        if op not in COMPARISONS or (op == "$in" and not isinstance(operand, list)):
+            raise validation_error(where, f"Unsupported operator {op} or operand")
+        if op == "$in" and len(operand) > MAX_IN_VALUES:
+            raise validation_error(where, f"$in accepts at most {MAX_IN_VALUES} values")
+        tests.append(functools.partial(_matches, path, COMPARISONS[op], _fold(operand, fold), fold))
+    return tests
+
+
+def _matches(
+    path: str, compare: Callable[[Any, Any], bool], operand: Any, fold: bool, item: Json
+) -> bool:
+    try:
+        return bool(compare(_fold(resolve(item, path), fold), operand))
+    except TypeError:  # ordering a missing field or mismatched types: no match
+        return False
+
+
+def _fold(value: Any, fold: bool) -> Any:
+    if fold and isinstance(value, list):
+        return [_fold(item, fold) for item in value]
+    return value.lower() if fold and isinstance(value, str) else value
+
+
+def sort_items(items: Sequence[Json], rules: Any) -> list[Json]:
+    """Stable multi-key sort with ``id`` as the final tie-breaker, like Wix's default order."""
+    ordered = sorted(items, key=lambda item: item["id"])
+    for rule in reversed(rules if isinstance(rules, list) else [None]):
+        if (
+            not isinstance(rule, dict)
+            or not isinstance(rule.get("fieldName"), str)
+            or (rule.get("order", "ASC") not in ("ASC", "DESC"))
+        ):
+            raise validation_error("sort", "sort needs a list of fieldName and ASC or DESC")
+        path, descending = rule["fieldName"], rule.get("order") == "DESC"
+        ordered.sort(
+            key=lambda item: (resolve(item, path) is not None, resolve(item, path)),
+            reverse=descending,
+        )
+    return ordered
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def bounded_int(raw: Any, default: int, low: int, high: int, where: str) -> int:
+    if raw is None:
+        return default
+    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+        raise validation_error(where, f"expected an integer between {low} and {high}")
+    return raw
+
+
+def cursor_scope(name: str, where: str, query: Json, raw: Any, extras: Json) -> tuple[Json, int]:
+    """Merge a request with its cursor into (scope, offset).
+
+    Later pages may send only the cursor, so it carries filter (``q``), sort (``s``) and
+    extras; whatever the request repeats must match, so cursors cannot switch queries.
+    """
+    sent = {"q": query.get("filter"), "s": query.get("sort"), **extras}
+    sent = {key: value for key, value in sent.items() if value not in (None, {}, [])}
+    if not raw:
+        return sent, 0
+    try:
+        state = json.loads(base64.urlsafe_b64decode(str(raw) + "=" * (-len(str(raw)) % 4)))
+        valid = isinstance(state, dict) and state.pop("e", None) == name
+        valid = valid and type(state.get("o")) is int and state["o"] >= 0
+    except (ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise validation_error(where, "invalid cursor")
+    offset = state.pop("o")
+    if any(_canonical(state.get(key)) != _canonical(value) for key, value in sent.items()):
+        raise validation_error(where, "cursor was issued for a different query")
+    return state, offset
+
+
+def cursor_page(
+    endpoint: str,
+    prefix: str,
+    query: Any,
+    limits: tuple[int, int],
+    items: Sequence[Json],
+    default_sort: list[Json],
+    extras: Json | None = None,
+    narrow: Callable[[Json], Predicate] = lambda scope: lambda item: True,
+) -> tuple[list[Json], Json, Json]:
+    """Serve one cursor page: rows, Wix paging block, and the scope in force."""
+    paging = (query.get("cursorPaging") or {}) if isinstance(query, dict) else None
+    if not isinstance(paging, dict):
+        raise validation_error(prefix, f"{prefix} and its cursorPaging must be objects")
+    where = f"{prefix}.cursorPaging"
+    limit = bounded_int(paging.get("limit"), limits[0], 1, limits[1], f"{where}.limit")
+    scope, offset = cursor_scope(
+        endpoint, f"{where}.cursor", query, paging.get("cursor"), extras or {}
+    )
+    keep, predicate = narrow(scope), compile_filter(scope.get("q") or {}, f"{prefix}.filter")
+    matches = sort_items(
+        [item for item in items if keep(item) and predicate(item)], scope.get("s") or default_sort
+    )
+    end = offset + limit
+    metadata: Json = {"count": len(matches[offset:end])}
+    if end < len(matches):
+        state = _canonical({"e": endpoint, "o": end, **scope}).encode()
+        metadata["cursors"] = {"next": base64.urlsafe_b64encode(state).decode().rstrip("=")}
+        metadata["hasNext"] = True
+    return matches[offset:end], metadata, scope
+
+
+# ---------------------------------------------------------------- the HTTP app

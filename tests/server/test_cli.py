@@ -1,0 +1,129 @@
+"""The `business-api` command, as an operator uses it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from server.cli import main
+
+KEY = re.compile(r"sk_[0-9a-f]{12}_[0-9A-Za-z]{43}")
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    environ = {
+        "BUSINESS_API_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "BUSINESS_API_SECRET_KEY": "cli-test-secret-key-0123456789",
+    }
+
+    def invoke(*arguments: str) -> Result:
+        return CliRunner(env=environ).invoke(main, list(arguments), catch_exceptions=False)
+
+    assert invoke("migrate").exit_code == 0
+    return invoke
+
+
+def test_keys_create_prints_the_key_alone_on_stdout(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("businesses", "create", "--handle", "tremble", "--name", "Tremble").exit_code == 0
+    created = run(
+        "keys",
+        "create",
+        "--business",
+        "tremble",
+        "--name",
+        "crm",
+        "--scopes",
+        "business:read,participants:read",
+    )
+    assert created.exit_code == 0
+    assert KEY.fullmatch(created.stdout.strip())
+    assert "Store it now" in created.stderr and "sk_" not in created.stderr
+
+    listed = run("keys", "list", "--business", "tremble")
+    key_id = created.stdout.strip().split("_")[1]
+    assert f"{key_id}\tactive\tbusiness:read,participants:read\tcrm" in listed.stdout
+    assert created.stdout.strip() not in listed.stdout
+
+    assert run("keys", "revoke", key_id).exit_code == 0
+    assert f"{key_id}\trevoked" in run("keys", "list").stdout
+
+
+def test_keys_need_declared_scopes_and_business_read(run) -> None:  # type: ignore[no-untyped-def]
+    run("businesses", "create", "--handle", "tremble", "--name", "Tremble")
+    unknown = run("keys", "create", "--business", "tremble", "--name", "x", "--scopes", "all")
+    assert unknown.exit_code == 1 and "Unknown scopes: all" in unknown.stderr
+    missing = run(
+        "keys", "create", "--business", "tremble", "--name", "x", "--scopes", "participants:read"
+    )
+    assert missing.exit_code == 1 and "business:read" in missing.stderr
+    nobody = run(
+        "keys", "create", "--business", "nobody", "--name", "x", "--scopes", "business:read"
+    )
+    assert nobody.exit_code == 1 and "No business has the handle" in nobody.stderr
+
+
+def test_businesses_are_created_listed_and_their_rate_limit_updated(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("businesses", "create", "--handle", "tremble", "--name", "Tremble").exit_code == 0
+    taken = run("businesses", "create", "--handle", "tremble", "--name", "Again")
+    assert taken.exit_code == 1 and "already taken" in taken.stderr
+    invalid = run("businesses", "create", "--handle", "Not A Handle", "--name", "x")
+    assert invalid.exit_code == 1 and "invalid handle" in invalid.stderr
+    assert "\t120/min\tTremble" in run("businesses", "list").stdout
+    assert run("businesses", "update", "tremble", "--rate-limit", "600").exit_code == 0
+    assert "\t600/min\tTremble" in run("businesses", "list").stdout
+    assert run("businesses", "update", "tremble", "--default-rate-limit").exit_code == 0
+    assert "\t120/min\tTremble" in run("businesses", "list").stdout
+    both = run("businesses", "update", "tremble")
+    assert both.exit_code == 2
+
+
+def test_connections_are_added_listed_and_removed(run) -> None:  # type: ignore[no-untyped-def]
+    run("businesses", "create", "--handle", "tremble", "--name", "Tremble")
+    added = run(
+        "connections",
+        "add",
+        "--business",
+        "tremble",
+        "--provider",
+        "wix",
+        "--base-url",
+        "https://www.wixapis.com",
+        "--account-id",
+        "site-1",
+        "--credential",
+        "very-secret-wix-key",
+    )
+    assert added.exit_code == 0
+    listed = run("connections", "list").stdout
+    assert "wix\tlive\thttps://www.wixapis.com\tsite-1" in listed
+    assert "very-secret-wix-key" not in listed + added.stdout + added.stderr
+    connection_id = listed.split("\t")[0]
+    assert run("connections", "remove", connection_id).exit_code == 0
+    assert run("connections", "list").stdout == ""
+
+
+def test_policy_check_schema_print_and_docs_build(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    checked = run("policy", "check")
+    assert checked.exit_code == 0 and "fields under 5 scopes" in checked.stderr
+    public = run("schema", "print", "--public").stdout
+    internal = run("schema", "print").stdout
+    assert "activeBusiness" in public and "apiKeys" not in public
+    assert "apiKeys" in internal and "type Mutation" in internal
+    built = run("docs", "build", "--out", str(tmp_path / "docs"))
+    assert built.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == [
+        "reference.html",
+        "reference.md",
+        "schema.graphql",
+    ]
+
+
+def test_a_missing_secret_key_is_a_clear_error(tmp_path: Path) -> None:
+    environ = {"BUSINESS_API_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"}
+    result = CliRunner(env=environ).invoke(main, ["businesses", "list"])
+    assert result.exit_code == 1
+    assert "BUSINESS_API_SECRET_KEY is not set" in result.stderr
