@@ -58,10 +58,17 @@ def check_scopes(scopes: Sequence[str], declared: Sequence[str], required: str) 
 
 class StoreDirectory:
     def __init__(
-        self, store: Store, http: httpx.AsyncClient, *, scopes: Sequence[str], required_scope: str
+        self,
+        store: Store,
+        http: httpx.AsyncClient,
+        *,
+        scopes: Sequence[str],
+        required_scope: str,
+        upstream_timeout: float,
     ) -> None:
         self._store = store
         self._http = http
+        self._upstream_timeout = upstream_timeout
         self._scopes = list(scopes)
         self._required_scope = required_scope
 
@@ -69,7 +76,9 @@ class StoreDirectory:
         async def load_adapters() -> list[ProviderAdapter]:
             row = await self._business_row(business)
             configs = await self._store.connection_configs(row.id)
-            adapters = [build_adapter(self._http, config) for config in configs]
+            adapters = [
+                build_adapter(self._http, config, self._upstream_timeout) for config in configs
+            ]
             return [adapter for adapter in adapters if adapter is not None]
 
         return Federation(load_adapters)

@@ -85,7 +85,11 @@ class Services:
             policy=policy,
             executor=executor,
             directory=StoreDirectory(
-                store, http, scopes=list(policy.scopes), required_scope=REQUIRED_SCOPE
+                store,
+                http,
+                scopes=list(policy.scopes),
+                required_scope=REQUIRED_SCOPE,
+                upstream_timeout=settings.upstream_timeout_seconds,
             ),
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),

@@ -78,6 +78,8 @@ def provider_errors(kind: str) -> Iterator[None]:
     except httpx.HTTPStatusError as error:
         status = error.response.status_code
         raise ProviderError(kind, f"HTTP {status}", status) from error
+    except TimeoutError as error:
+        raise ProviderError(kind, "timed out") from error
     except httpx.HTTPError as error:
         raise ProviderError(kind, f"{type(error).__name__}") from error
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:

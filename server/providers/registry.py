@@ -10,13 +10,15 @@ from server.providers.base import ProviderAdapter
 from server.providers.wix.client import WixAdapter
 from server.store.rows import ConnectionConfig
 
-AdapterFactory = Callable[[httpx.AsyncClient, ConnectionConfig], ProviderAdapter]
+# (shared HTTP client, the connection, seconds one provider call may take in all)
+AdapterFactory = Callable[[httpx.AsyncClient, ConnectionConfig, float], ProviderAdapter]
 
 
-def _wix(http: httpx.AsyncClient, config: ConnectionConfig) -> ProviderAdapter:
+def _wix(http: httpx.AsyncClient, config: ConnectionConfig, timeout: float) -> ProviderAdapter:
     row = config.connection
     return WixAdapter(
         http,
+        timeout_seconds=timeout,
         connection=row.public_id,
         base_url=row.base_url,
         site_id=row.account_id,
@@ -28,7 +30,9 @@ ADAPTERS: dict[str, AdapterFactory] = {"wix": _wix}
 LIVE_KINDS = frozenset(ADAPTERS)
 
 
-def build_adapter(http: httpx.AsyncClient, config: ConnectionConfig) -> ProviderAdapter | None:
+def build_adapter(
+    http: httpx.AsyncClient, config: ConnectionConfig, timeout: float
+) -> ProviderAdapter | None:
     """None for a kind this server cannot read yet (it is skipped, not an error)."""
     factory = ADAPTERS.get(config.connection.kind)
-    return factory(http, config) if factory else None
+    return factory(http, config, timeout) if factory else None

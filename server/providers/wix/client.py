@@ -49,6 +49,7 @@ class WixAdapter:
         self,
         http: httpx.AsyncClient,
         *,
+        timeout_seconds: float = 10.0,
         connection: str,
         base_url: str,
         site_id: str,
@@ -56,15 +57,19 @@ class WixAdapter:
     ) -> None:
         self.connection = connection
         self._http = http
+        self._timeout = timeout_seconds
         self._base_url = base_url.rstrip("/")
         self._headers = {"Authorization": api_key, "wix-site-id": site_id}
 
     async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        # A total deadline per call: httpx's own timeouts are per read, so a provider
+        # trickling bytes could otherwise hold a request open for ever.
         with provider_errors(self.kind):
-            response = await self._http.request(
-                method, self._base_url + path, json=body, headers=self._headers
-            )
-            return json_object(response)
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.request(
+                    method, self._base_url + path, json=body, headers=self._headers
+                )
+                return json_object(response)
 
     async def _cursor_pages(
         self,

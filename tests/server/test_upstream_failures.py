@@ -1,0 +1,50 @@
+"""A provider that fails, throttles or garbles never turns into a 500 or leaks its text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import World
+
+UPSTREAM_TIMEOUT = 0.2
+PAGE = "{ activeBusiness { name participants(first: 3) { nodes { id } } } }"
+
+
+@pytest.fixture
+def setting_overrides() -> dict[str, Any]:
+    return {"upstream_timeout_seconds": UPSTREAM_TIMEOUT}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 429, "retry_after": 30},
+        {"status": 500},
+        {"malformed_json": True},
+        {"latency_seconds": UPSTREAM_TIMEOUT * 5},
+    ],
+    ids=["throttled", "server error", "malformed json", "too slow"],
+)
+async def test_a_failing_participants_list_is_upstream_unavailable(
+    world: World, fault: dict[str, Any]
+) -> None:
+    for name, value in fault.items():
+        setattr(world.emulators["tremble"].faults, name, value)
+    response = await world.query(PAGE)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] == {"activeBusiness": None}
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "UPSTREAM_UNAVAILABLE", "provider": "wix"}
+    assert error["path"] == ["activeBusiness", "participants"]
+    for leaked in ("RESOURCE_EXHAUSTED", "INTERNAL", "Traceback", "wix-key", "unexpected"):
+        assert leaked not in response.text
+
+
+async def test_another_business_is_unaffected_by_a_failing_provider(world: World) -> None:
+    world.emulators["tremble"].faults.status = 500
+    body = (await world.query(PAGE, key="acme", handle="acme")).json()
+    assert "errors" not in body
+    assert len(body["data"]["activeBusiness"]["participants"]["nodes"]) == 3
