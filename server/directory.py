@@ -74,8 +74,7 @@ class StoreDirectory:
 
     def source(self, business: BusinessRecord) -> Federation:
         async def load_adapters() -> list[ProviderAdapter]:
-            row = await self._business_row(business)
-            configs = await self._store.connection_configs(row.id)
+            configs = await self._store.connection_configs(business_public_id=business.public_id)
             adapters = [
                 build_adapter(self._http, config, self._upstream_timeout) for config in configs
             ]

@@ -311,13 +311,19 @@ class Store:
         async with self._sessions() as session:
             return [to_connection_row(c) for c in await session.scalars(query)]
 
-    async def connection_configs(self, business_id: int) -> list[ConnectionConfig]:
-        """Connections with decrypted credentials; raises CredentialDecryptError on a bad key."""
-        query = (
-            select(ProviderConnection)
-            .where(ProviderConnection.business_id == business_id)
-            .order_by(ProviderConnection.position)
-        )
+    async def connection_configs(
+        self, business_id: int | None = None, *, business_public_id: str | None = None
+    ) -> list[ConnectionConfig]:
+        """Connections with decrypted credentials; raises CredentialDecryptError on a bad key.
+
+        By the business's id or, in the same single query, by its public id."""
+        query = select(ProviderConnection).order_by(ProviderConnection.position)
+        if business_public_id is not None:
+            query = query.join(Business, Business.id == ProviderConnection.business_id).where(
+                Business.public_id == business_public_id
+            )
+        else:
+            query = query.where(ProviderConnection.business_id == business_id)
         async with self._sessions() as session:
             connections = list(await session.scalars(query))
         return [

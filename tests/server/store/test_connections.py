@@ -166,3 +166,14 @@ async def test_a_business_is_found_by_its_public_id_and_by_its_connection(store:
     assert await store.get_business_of_connection(connection.public_id) == business
     assert await store.get_business_by_public_id("biz_missing") is None
     assert await store.get_business_of_connection("conn_missing") is None
+
+
+async def test_connection_configs_are_found_by_the_business_public_id(store: Store) -> None:
+    business = await store.create_business("public", "Public")
+    other = await store.create_business("other", "Other")
+    mine = await _add(store, business.id, "wix")
+    await _add(store, other.id, "wix")
+    configs = await store.connection_configs(business_public_id=business.public_id)
+    assert [c.connection for c in configs] == [mine]
+    assert configs[0].credential == CREDENTIAL
+    assert await store.connection_configs(business_public_id="biz_missing") == []
