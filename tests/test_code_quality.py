@@ -16,9 +16,9 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_code_passes_ruff() -> None:
-    checked = _run("ruff", "check", "server", "schema", "tests")
+    checked = _run("ruff", "check", "server", "schema", "tests", "benchmarks")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    formatted = _run("ruff", "format", "--check", "server", "schema", "tests")
+    formatted = _run("ruff", "format", "--check", "server", "schema", "tests", "benchmarks")
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
 
 

@@ -30,11 +30,21 @@ T = TypeVar("T")
 class ProviderError(Exception):
     """A provider call failed; `kind` names the provider, `detail` is for logs only."""
 
-    def __init__(self, kind: str, detail: str, status: int | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        detail: str,
+        status: int | None = None,
+        *,
+        transient: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
         self.status = status
+        self.transient = transient  # worth another try: throttled, 5xx, network, timeout
+        self.retry_after = retry_after  # seconds the provider asked us to wait
 
 
 @dataclass(frozen=True)
@@ -77,13 +87,28 @@ def provider_errors(kind: str) -> Iterator[None]:
         yield
     except httpx.HTTPStatusError as error:
         status = error.response.status_code
-        raise ProviderError(kind, f"HTTP {status}", status) from error
+        raise ProviderError(
+            kind,
+            f"HTTP {status}",
+            status,
+            transient=status == 429 or status >= 500,
+            retry_after=_retry_after(error.response),
+        ) from error
     except TimeoutError as error:
-        raise ProviderError(kind, "timed out") from error
+        raise ProviderError(kind, "timed out", transient=True) from error
     except httpx.HTTPError as error:
-        raise ProviderError(kind, f"{type(error).__name__}") from error
+        raise ProviderError(kind, f"{type(error).__name__}", transient=True) from error
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise ProviderError(kind, f"unexpected response: {type(error).__name__}") from error
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """`Retry-After` in seconds (the HTTP-date form is treated as absent)."""
+    value = response.headers.get("retry-after", "").strip()
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None
 
 
 def json_object(response: httpx.Response) -> dict[str, Any]:

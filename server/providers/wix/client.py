@@ -22,6 +22,7 @@ from schema.records import (
     RegistrationRecord,
 )
 from server.providers.base import ProviderError, ProviderPage, json_object, provider_errors
+from server.providers.retries import with_retries
 from server.providers.wix import mapping
 
 BOOKINGS_PAGE = 100  # Extended Bookings' maximum page size
@@ -62,6 +63,9 @@ class WixAdapter:
         self._headers = {"Authorization": api_key, "wix-site-id": site_id}
 
     async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        return await with_retries(lambda: self._call_once(method, path, body))
+
+    async def _call_once(self, method: str, path: str, body: Any) -> dict[str, Any]:
         # A total deadline per call: httpx's own timeouts are per read, so a provider
         # trickling bytes could otherwise hold a request open for ever.
         with provider_errors(self.kind):

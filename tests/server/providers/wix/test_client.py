@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -150,3 +151,53 @@ async def test_wrong_credentials_are_a_provider_error(wix: Wix) -> None:
         with pytest.raises(ProviderError) as raised:
             await adapter.list_participants(cursor=None, limit=5)
     assert raised.value.status == 401
+
+
+@pytest.mark.parametrize(
+    ("status", "failures", "calls"),
+    [(503, 1, 2), (500, 2, 3), (429, 1, 2)],
+    ids=["unavailable once", "server error twice", "throttled once"],
+)
+async def test_transient_failures_are_retried_until_the_call_succeeds(
+    wix: Wix, status: int, failures: int, calls: int
+) -> None:
+    wix.emulator.faults.status = status
+    wix.emulator.faults.retry_after = 0
+    wix.emulator.faults.fail_next = failures
+    page = await wix.adapter.list_participants(cursor=None, limit=5)
+    assert len(page.items) == 5
+    assert wix.emulator.requests["contacts.query"] == calls
+
+
+async def test_a_retry_waits_as_long_as_retry_after_asks(wix: Wix) -> None:
+    wix.emulator.faults.status = 429
+    wix.emulator.faults.retry_after = 1
+    wix.emulator.faults.fail_next = 1
+    began = time.monotonic()
+    await wix.adapter.list_participants(cursor=None, limit=5)
+    assert time.monotonic() - began >= 1.0
+    assert wix.emulator.requests["contacts.query"] == 2
+
+
+async def test_retries_stop_after_three_attempts(wix: Wix) -> None:
+    wix.emulator.faults.status = 500
+    with pytest.raises(ProviderError):
+        await wix.adapter.list_participants(cursor=None, limit=5)
+    assert wix.emulator.requests["contacts.query"] == 3
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 429, "retry_after": 30}, {"malformed_json": True}],
+    ids=["asks for a long wait", "malformed json"],
+)
+async def test_a_long_retry_after_or_a_garbled_answer_is_not_retried(
+    wix: Wix, fault: dict[str, object]
+) -> None:
+    for name, value in fault.items():
+        setattr(wix.emulator.faults, name, value)
+    began = time.monotonic()
+    with pytest.raises(ProviderError):
+        await wix.adapter.list_participants(cursor=None, limit=5)
+    assert time.monotonic() - began < 1
+    assert wix.emulator.requests["contacts.query"] == 1
