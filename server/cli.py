@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from schema.errors import ClientError
+from schema.policy import PolicyError
 from server.settings import Settings, SettingsError
 from server.store.repository import StoreError
 
@@ -29,7 +30,7 @@ def _run(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return asyncio.run(command(*args, **kwargs))
-        except (SettingsError, StoreError, ClientError) as error:
+        except (SettingsError, StoreError, ClientError, PolicyError) as error:
             raise click.ClickException(str(error)) from None
 
     return wrapper
@@ -254,7 +255,7 @@ def serve(host: str, port: int) -> None:
 
     try:
         app = create_app(_settings())
-    except SettingsError as error:
+    except (SettingsError, PolicyError) as error:
         raise click.ClickException(str(error)) from None
     uvicorn.run(app, host=host, port=port, log_level="info")
 
@@ -273,7 +274,10 @@ def demo(host: str, port: int, database: Path) -> None:
     """A working server with one business, @tremble, over an emulated Wix site."""
     from server.demo import run_demo
 
-    run_demo(host=host, port=port, database=database)
+    try:
+        run_demo(host=host, port=port, database=database)
+    except (SettingsError, PolicyError) as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.group()
@@ -284,7 +288,6 @@ def policy() -> None:
 @policy.command("check")
 def policy_check() -> None:
     """Validate the policy file against the schema."""
-    from schema.policy import PolicyError
     from server.services import load_checked_policy
 
     try:

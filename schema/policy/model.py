@@ -86,7 +86,11 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
 
 
 def load_policy(path: Path) -> Policy:
-    return parse_policy(path.read_text(encoding="utf-8"), source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read the policy file ({error.strerror})") from None
+    return parse_policy(text, source=str(path))
 
 
 def validate_policy(policy: Policy, schema: GraphQLSchema) -> None:

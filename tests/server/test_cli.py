@@ -127,3 +127,22 @@ def test_a_missing_secret_key_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner(env=environ).invoke(main, ["businesses", "list"])
     assert result.exit_code == 1
     assert "BUSINESS_API_SECRET_KEY is not set" in result.stderr
+
+
+def test_a_broken_policy_stops_the_commands_with_the_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "policy.toml"
+    broken.write_text(
+        '[scopes]\n"business:read" = "x"\n\n[expose.Query]\nactiveBusiness = "business:read"\n'
+        '\n[expose.Business]\nid = "business:read"\nnothing = "business:read"\n'
+    )
+    missing = tmp_path / "missing.toml"
+    for policy, expected in ((broken, f"{broken}:9"), (missing, "cannot read")):
+        environ = {
+            "BUSINESS_API_POLICY": str(policy),
+            "BUSINESS_API_SECRET_KEY": "cli-test-secret-key-0123456789",
+            "BUSINESS_API_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+        }
+        for command in (["policy", "check"], ["businesses", "list"]):
+            result = CliRunner(env=environ).invoke(main, command)
+            assert result.exit_code == 1, result.output
+            assert expected in result.stderr
