@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from aiodataloader import DataLoader
 
 from schema.source import BusinessSource
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 def _loader(

@@ -27,7 +27,6 @@ def _wix(http: httpx.AsyncClient, config: ConnectionConfig, timeout: float) -> P
 
 
 ADAPTERS: dict[str, AdapterFactory] = {"wix": _wix}
-LIVE_KINDS = frozenset(ADAPTERS)
 
 
 def build_adapter(
