@@ -18,7 +18,7 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from server.providers.base import ProviderError
@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 ATTEMPTS = 3
 LONGEST_WAIT = 2.0
-_backoff = wait_exponential_jitter(initial=0.1, max=LONGEST_WAIT, jitter=0.1)
+_backoff = wait_random_exponential(multiplier=0.1, max=LONGEST_WAIT)  # "full jitter"
 
 
 def _worth_retrying(error: BaseException) -> bool:
