@@ -41,8 +41,7 @@ async def _in_process(folder: Path) -> tuple[httpx.AsyncClient, str, WixEmulator
             "BUSINESS_API_BUSINESS_RATE_LIMIT": "10000000",
         }
     )
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream))
-    app = create_app(settings, http=http)
+    app = create_app(settings, upstream=httpx.ASGITransport(app=upstream))
     services = app.state.services
     await migrate(services.engine)
     business = await services.store.create_business("bench", "Benchmark Studio")

@@ -6,7 +6,6 @@ by the policy file (`schema.policy`).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -15,7 +14,7 @@ from strawberry.types import Info
 from schema.errors import BadUserInput, NotFound
 from schema.gids import decode_gid
 from schema.records import ParticipantKey
-from schema.scalars import CONFIG
+from schema.scalars import CONFIG, Instant
 from schema.source import ActivitySessionKey, BusinessRecord
 from schema.types.activity import ActivitySession
 from schema.types.business import ApiKey, Business, ProviderConnection
@@ -102,11 +101,14 @@ class Mutation:
         business_id: strawberry.ID,
         name: str,
         scopes: list[str],
-        expires_at: datetime | None = None,
+        expires_at: Instant | None = None,
     ) -> CreateApiKeyPayload:
         business = await _business_of(info, business_id)
         record, full_key = await info.context.directory.create_api_key(
-            business, name=name, scopes=scopes, expires_at=expires_at
+            business,
+            name=name,
+            scopes=scopes,
+            expires_at=expires_at.to_datetime() if expires_at else None,
         )
         return CreateApiKeyPayload(api_key=ApiKey(record=record), key=full_key)
 

@@ -7,9 +7,10 @@ not care) which provider a participant came from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Generic, TypeVar
+
+from schema.scalars import Instant
 
 T = TypeVar("T")
 
@@ -28,31 +29,31 @@ class ParticipantRecord:
     name: str | None
     email: str | None
     phone: str | None = None
-    created_at: datetime | None = None
+    created_at: Instant | None = None
     source: str = ""
 
 
 @dataclass(frozen=True)
 class ConsentRecord:
     status: str  # one of EmailMarketingConsentStatus's values
-    at: datetime | None
+    at: Instant | None
 
 
 @dataclass(frozen=True)
 class RegistrationRecord:
     provider_id: str
     status: str  # one of RegistrationStatus's values
-    confirmed_at: datetime | None
+    confirmed_at: Instant | None
     session_id: str
-    created_at: datetime | None
+    created_at: Instant | None
 
 
 @dataclass(frozen=True)
 class ActivitySessionRecord:
     provider_id: str
     title: str | None
-    starts_at: datetime | None
-    ends_at: datetime | None
+    starts_at: Instant | None
+    ends_at: Instant | None
     capacity: int | None
     status: str | None
 
@@ -69,9 +70,9 @@ class PurchaseRecord:
     status: str  # one of PurchaseStatus's values
     price_paid: Decimal | None
     currency_code: str | None
-    purchased_at: datetime | None
+    purchased_at: Instant | None
     product: ProductRecord
-    created_at: datetime | None
+    created_at: Instant | None
 
 
 @dataclass(frozen=True)

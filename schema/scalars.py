@@ -1,13 +1,21 @@
-"""Scalars serialised exactly as the Business API document shows them."""
+"""Scalars serialised exactly as the Business API document shows them.
+
+An instant is held as its output text from the moment it is read (`Instant`, a `str`):
+providers mostly send timestamps already in that form, which then pass through without
+a parse and a reformat per record, and ordering by instant is ordering by text.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.scalar import ScalarDefinition
+
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def format_datetime(value: dt.datetime) -> str:
@@ -25,16 +33,55 @@ def parse_datetime(value: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
+class Instant(str):
+    """An instant in UTC, as `2026-06-01T14:32:08.000Z`. Build it with `Instant.of`."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: str | dt.datetime | None) -> Instant | None:
+        """The instant a provider's text or a datetime names; None when it names none
+        (missing, empty, not ISO 8601, or without a time zone)."""
+        if value is None or value == "":
+            return None
+        if isinstance(value, dt.datetime):
+            return cls.at(value)
+        if not isinstance(value, str):
+            return None
+        if len(value) == 24 and _CANONICAL.fullmatch(value):
+            return cls(value)
+        try:
+            return cls(format_datetime(parse_datetime(value)))
+        except ValueError:
+            return None
+
+    @classmethod
+    def at(cls, moment: dt.datetime) -> Instant:
+        return cls(format_datetime(moment))
+
+    def to_datetime(self) -> dt.datetime:
+        return parse_datetime(self)
+
+
+def _parse_instant(value: object) -> Instant:
+    if not isinstance(value, str):
+        raise ValueError("DateTime must be a string")
+    instant = Instant.of(value)
+    if instant is None:
+        raise ValueError("DateTime must be ISO 8601 with a time zone")
+    return instant
+
+
 def format_decimal(value: decimal.Decimal) -> str:
     return format(value, "f")
 
 
-# The graph annotates with the plain Python types; these definitions decide how they look.
+# The graph annotates with these Python types; these definitions decide how they look.
 SCALARS: dict[object, ScalarDefinition] = {
-    dt.datetime: strawberry.scalar(
+    Instant: strawberry.scalar(
         name="DateTime",
-        serialize=format_datetime,
-        parse_value=parse_datetime,
+        serialize=str,
+        parse_value=_parse_instant,
         description="An instant in UTC, as ISO 8601 with milliseconds: `2026-06-01T14:32:08.000Z`.",
     ),
     decimal.Decimal: strawberry.scalar(

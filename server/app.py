@@ -49,12 +49,12 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def create_app(
     settings: Settings,
     *,
-    http: httpx.AsyncClient | None = None,
+    upstream: httpx.AsyncBaseTransport | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """`http` replaces the outbound client (tests route it to emulators); `extra_routes`
-    mounts more apps, such as the demo's emulators."""
-    services = Services.build(settings, http)
+    """`upstream` replaces the transport of provider calls (tests route it to emulators);
+    `extra_routes` mounts more apps, such as the demo's emulators."""
+    services = Services.build(settings, upstream)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import httpx
-
 from schema.errors import BadUserInput, NotFound
 from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
 from server.federation import Federation
 from server.providers.base import ProviderAdapter
+from server.providers.http import HttpxTransport, UpstreamLimits
 from server.providers.registry import ADAPTERS, build_adapter
 from server.store.repository import ApiKeyRow, BusinessRow, ConnectionRow, Store, StoreError
 
@@ -60,24 +59,22 @@ class StoreDirectory:
     def __init__(
         self,
         store: Store,
-        http: httpx.AsyncClient,
+        transport: HttpxTransport,
         *,
         scopes: Sequence[str],
         required_scope: str,
-        upstream_timeout: float,
+        limits: UpstreamLimits,
     ) -> None:
         self._store = store
-        self._http = http
-        self._upstream_timeout = upstream_timeout
+        self._transport = transport
+        self._limits = limits
         self._scopes = list(scopes)
         self._required_scope = required_scope
 
     def source(self, business: BusinessRecord) -> Federation:
         async def load_adapters() -> list[ProviderAdapter]:
             configs = await self._store.connection_configs(business_public_id=business.public_id)
-            adapters = [
-                build_adapter(self._http, config, self._upstream_timeout) for config in configs
-            ]
+            adapters = [build_adapter(self._transport, config, self._limits) for config in configs]
             return [adapter for adapter in adapters if adapter is not None]
 
         return Federation(load_adapters)

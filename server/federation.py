@@ -25,7 +25,8 @@ from schema.records import (
     RegistrationRecord,
 )
 from schema.source import ActivitySessionKey
-from server.providers.base import ProviderAdapter, ProviderError
+from server.providers.base import ProviderAdapter
+from server.providers.errors import ProviderError
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -128,7 +129,7 @@ class Federation:
                 cursor=position.provider_cursor, limit=position.skip + need
             )
         except ProviderError as error:
-            raise UpstreamUnavailable(error.kind) from error
+            raise UpstreamUnavailable(error.provider) from error
 
     async def _any_after(self, adapters: list[ProviderAdapter], index: int) -> bool:
         """Whether a later connection has participants (asked only at a connection's end)."""
@@ -160,7 +161,7 @@ class Federation:
             try:
                 values = await fetch(adapter, [keys[i] for i in indexes])
             except ProviderError as error:
-                failure = UpstreamUnavailable(error.kind)
+                failure = UpstreamUnavailable(error.provider)
                 for i in indexes:
                     results[i] = failure
                 continue

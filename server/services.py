@@ -20,6 +20,7 @@ from server.directory import StoreDirectory
 from server.limits.in_process import MemoryRateLimiter
 from server.limits.in_redis import RedisRateLimiter
 from server.limits.rate import RateLimiter
+from server.providers.http import HttpxTransport, UpstreamLimits
 from server.settings import Settings
 from server.store.crypto import CredentialCipher
 from server.store.database import create_engine, session_factory
@@ -39,6 +40,7 @@ def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_fields=settings.max_fields,
     )
     executor = Executor(internal, slices, policy, limits, settings.execution_timeout_seconds)
     return policy, executor
@@ -61,7 +63,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     store: Store
-    http: httpx.AsyncClient
+    upstream: HttpxTransport
     policy: Policy
     executor: Executor
     directory: StoreDirectory
@@ -71,25 +73,32 @@ class Services:
     rate_limiter: RateLimiter
 
     @classmethod
-    def build(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> Services:
+    def build(
+        cls, settings: Settings, upstream: httpx.AsyncBaseTransport | None = None
+    ) -> Services:
+        """`upstream` replaces the transport of provider calls (tests route it to emulators)."""
         policy, executor = load_checked_policy(settings)
         engine = create_engine(settings.database_url)
         secret = str(settings.secret_key)
         store = Store(session_factory(engine), CredentialCipher(secret))
-        http = http or httpx.AsyncClient(timeout=settings.upstream_timeout_seconds)
+        transport = HttpxTransport(upstream)
         return cls(
             settings=settings,
             engine=engine,
             store=store,
-            http=http,
+            upstream=transport,
             policy=policy,
             executor=executor,
             directory=StoreDirectory(
                 store,
-                http,
+                transport,
                 scopes=list(policy.scopes),
                 required_scope=REQUIRED_SCOPE,
-                upstream_timeout=settings.upstream_timeout_seconds,
+                limits=UpstreamLimits(
+                    timeout_seconds=settings.upstream_timeout_seconds,
+                    max_bytes=settings.max_upstream_bytes,
+                    max_pages=settings.max_upstream_pages,
+                ),
             ),
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
@@ -100,5 +109,5 @@ class Services:
     async def close(self) -> None:
         await self.rate_limiter.close()
         await self.key_use.flush()
-        await self.http.aclose()
+        await self.upstream.close()
         await self.engine.dispose()

@@ -1,19 +1,23 @@
 """Settings: read once from the environment into one frozen object that is passed down.
 
-Starlette's `Config` does the reading (typed casts, errors that name the variable, `Secret`
-values whose repr hides them); tests pass `environ={...}` instead of patching os.environ.
+Each field of `Settings` declares its variable, its default and what it means; reading,
+checking, `--help` and the README's table all come from those declarations. Starlette's
+`Config` does the reading (tests pass `environ={...}` instead of patching os.environ) and
+`Secret` values keep their repr hidden.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from starlette.config import Config
 from starlette.datastructures import Secret
 
+PREFIX = "BUSINESS_API_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./business-api.db"
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "business-api.toml"
 
@@ -22,68 +26,201 @@ class SettingsError(Exception):
     """A setting is missing or wrong; the message names the variable."""
 
 
-def _positive(config: Config, name: str, default: int) -> int:
+@dataclass(frozen=True)
+class Spec:
+    """How one setting is read: its variable (after the prefix), the text it defaults to
+    (None: unset), what it means, and how the text becomes a value."""
+
+    variable: str
+    default: str | None
+    meaning: str
+    parse: Callable[[str], Any]
+    required: bool = False
+
+    @property
+    def name(self) -> str:
+        return PREFIX + self.variable
+
+
+def _whole(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
     try:
-        value = config(name, cast=int, default=default)
+        value = float(text)
     except ValueError:
-        raise SettingsError(f"{name} must be a whole number.") from None
-    if value < 1:
-        raise SettingsError(f"{name} must be at least 1.")
+        raise ValueError("must be a number of seconds") from None
+    if not value > 0:
+        raise ValueError("must be more than 0 seconds")
     return value
+
+
+def _secret(minimum: int) -> Callable[[str], Secret]:
+    def parse(text: str) -> Secret:
+        if len(text) < minimum:
+            raise ValueError(f"must be at least {minimum} characters long")
+        return Secret(text)
+
+    return parse
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if not text.startswith(schemes):
+            raise ValueError(f"must start with {' or '.join(schemes)}")
+        return text.rstrip("/")
+
+    return parse
+
+
+def _setting(
+    variable: str,
+    default: str | None,
+    meaning: str,
+    parse: Callable[[str], Any] = _text,
+    *,
+    required: bool = False,
+) -> Any:
+    return field(metadata={"spec": Spec(variable, default, meaning, parse, required)})
 
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
-    secret_key: Secret
-    admin_token: Secret | None
-    policy_path: Path
-    max_body_bytes: int
-    upstream_timeout_seconds: float
-    last_used_flush_seconds: float
-    redis_url: str | None
-    key_rate_limit: int
-    business_rate_limit: int
-    max_depth: int
-    max_aliases: int
-    max_tokens: int
-    execution_timeout_seconds: float
+    secret_key: Secret = _setting(
+        "SECRET_KEY",
+        None,
+        "Signs cursors and encrypts provider credentials (32 or more random characters).",
+        _secret(16),
+        required=True,
+    )
+    database_url: str = _setting(
+        "DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        "The store: `sqlite+aiosqlite:///file.db` or `postgresql+asyncpg://user@host/db`.",
+    )
+    admin_token: Secret | None = _setting(
+        "ADMIN_TOKEN",
+        None,
+        "Bearer token of the operator's endpoint `/admin/api/graphql` (off when unset; "
+        "32 or more characters).",
+        _secret(32),
+    )
+    redis_url: str | None = _setting(
+        "REDIS_URL", None, "Redis shared by every server process for the rate limits."
+    )
+    public_url: str | None = _setting(
+        "PUBLIC_URL",
+        None,
+        "The server's public base URL, for the reference links in errors (relative links "
+        "when unset).",
+        _url(("http://", "https://")),
+    )
+    policy_path: Path = _setting("POLICY", str(DEFAULT_POLICY), "The access policy file.", Path)
+    key_rate_limit: int = _setting(
+        "KEY_RATE_LIMIT", "60", "Requests per minute per API key.", _whole(1)
+    )
+    business_rate_limit: int = _setting(
+        "BUSINESS_RATE_LIMIT",
+        "120",
+        "Requests per minute per business, all its keys together (a business may override it).",
+        _whole(1),
+    )
+    auth_failure_limit: int = _setting(
+        "AUTH_FAILURE_LIMIT",
+        "30",
+        "Requests per minute with a wrong key from one client address, before 429.",
+        _whole(1),
+    )
+    max_body_bytes: int = _setting(
+        "MAX_BODY_BYTES", "100000", "Largest request body, in bytes.", _whole(1)
+    )
+    body_timeout_seconds: float = _setting(
+        "BODY_TIMEOUT", "10", "Seconds a client may take to send a request body.", _seconds
+    )
+    keep_alive_timeout_seconds: float = _setting(
+        "KEEP_ALIVE_TIMEOUT",
+        "5",
+        "Seconds an idle connection is kept open, and a client may take to send its headers.",
+        _seconds,
+    )
+    max_connections: int = _setting(
+        "MAX_CONNECTIONS",
+        "500",
+        "Concurrent connections per server process; more are answered 503.",
+        _whole(1),
+    )
+    max_depth: int = _setting("MAX_DEPTH", "10", "Deepest operation, in fields.", _whole(1))
+    max_aliases: int = _setting("MAX_ALIASES", "15", "Most aliases in one operation.", _whole(1))
+    max_tokens: int = _setting("MAX_TOKENS", "2000", "Longest document, in tokens.", _whole(1))
+    max_fields: int = _setting(
+        "MAX_FIELDS",
+        "1000",
+        "Most fields in one operation once its fragments are expanded.",
+        _whole(1),
+    )
+    execution_timeout_seconds: float = _setting(
+        "EXECUTION_TIMEOUT", "10", "Seconds an operation may run.", _seconds
+    )
+    upstream_timeout_seconds: float = _setting(
+        "UPSTREAM_TIMEOUT", "10", "Seconds one provider call may take in all.", _seconds
+    )
+    max_upstream_bytes: int = _setting(
+        "MAX_UPSTREAM_BYTES",
+        "4194304",
+        "Largest provider response read, in bytes; a larger one is a provider failure.",
+        _whole(1024),
+    )
+    max_upstream_pages: int = _setting(
+        "MAX_UPSTREAM_PAGES",
+        "20",
+        "Most provider pages read for one relation in one request.",
+        _whole(1),
+    )
+    last_used_flush_seconds: float = _setting(
+        "LAST_USED_FLUSH_SECONDS",
+        "5",
+        "How often the keys' last-used times are written to the store.",
+        _seconds,
+    )
 
     @classmethod
     def from_environ(
         cls, environ: Mapping[str, str] | None = None, **overrides: object
     ) -> Settings:
+        """Every setting from `environ` (default: the process's), then `overrides`."""
         config = Config(environ=dict(os.environ if environ is None else environ))
-        secret = config("BUSINESS_API_SECRET_KEY", cast=Secret, default=None)
-        if secret is None and "secret_key" not in overrides:
-            raise SettingsError(
-                "BUSINESS_API_SECRET_KEY is not set: it signs cursors and encrypts provider "
-                "credentials (use 32 or more random characters)."
-            )
-        if secret is not None and len(str(secret)) < 16:
-            raise SettingsError("BUSINESS_API_SECRET_KEY must be at least 16 characters long.")
-        admin = config("BUSINESS_API_ADMIN_TOKEN", cast=Secret, default=None)
-        values: dict[str, object] = {
-            "database_url": config("BUSINESS_API_DATABASE_URL", default=DEFAULT_DATABASE_URL),
-            "secret_key": secret,
-            "admin_token": admin if admin is not None and str(admin) else None,
-            "policy_path": config("BUSINESS_API_POLICY", cast=Path, default=DEFAULT_POLICY),
-            "max_body_bytes": config("BUSINESS_API_MAX_BODY_BYTES", cast=int, default=100_000),
-            "upstream_timeout_seconds": config(
-                "BUSINESS_API_UPSTREAM_TIMEOUT", cast=float, default=10.0
-            ),
-            "last_used_flush_seconds": config(
-                "BUSINESS_API_LAST_USED_FLUSH_SECONDS", cast=float, default=5.0
-            ),
-            "redis_url": config("BUSINESS_API_REDIS_URL", default=None) or None,
-            "key_rate_limit": _positive(config, "BUSINESS_API_KEY_RATE_LIMIT", 60),
-            "business_rate_limit": _positive(config, "BUSINESS_API_BUSINESS_RATE_LIMIT", 120),
-            "max_depth": _positive(config, "BUSINESS_API_MAX_DEPTH", 10),
-            "max_aliases": _positive(config, "BUSINESS_API_MAX_ALIASES", 15),
-            "max_tokens": _positive(config, "BUSINESS_API_MAX_TOKENS", 2000),
-            "execution_timeout_seconds": config(
-                "BUSINESS_API_EXECUTION_TIMEOUT", cast=float, default=10.0
-            ),
-        }
+        values: dict[str, object] = {}
+        for name, spec in specs():
+            if name in overrides:
+                continue
+            text = config(spec.name, default=None)
+            if text is None or text == "":
+                if spec.required:
+                    raise SettingsError(f"{spec.name} is not set: {spec.meaning}")
+                text = spec.default
+            try:
+                values[name] = None if text is None else spec.parse(text)
+            except ValueError as error:
+                raise SettingsError(f"{spec.name} {error}.") from None
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def specs() -> Iterator[tuple[str, Spec]]:
+    """(field name, spec) of every setting, in declaration order."""
+    for item in fields(Settings):
+        yield item.name, item.metadata["spec"]

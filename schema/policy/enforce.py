@@ -1,14 +1,18 @@
 """Enforcement: walk the operation before anything executes and refuse what is not granted.
 
 The walk follows what execution would: fields, aliases, inline fragments and fragment
-spreads (each expanded where it is used, so the error's `path` is the response path).
-Every selected field that the policy does not expose, or whose scope the key lacks, and
-every mutation or subscription, yields one FORBIDDEN error; one error means no execution.
+spreads, with each error at its response path. Every selected field that the policy does
+not expose, or whose scope the key lacks, and every mutation or subscription, yields one
+FORBIDDEN error; one error means no execution.
+
+Each fragment is walked once per type it is spread on, and its findings (paths relative
+to the spread) are reused wherever it is spread, so the walk is linear in the document.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from graphql import (
     DocumentNode,
@@ -36,14 +40,27 @@ MISSING_SCOPE = "MISSING_SCOPE"
 _ALWAYS_ALLOWED = {"__typename"}
 _INTROSPECTION = {"__schema", "__type"}  # answered from the key's slice, so always safe
 
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """One refused field, at a path relative to where its selection set is used."""
+
+    path: Path
+    node: Node
+    message: str
+    reason: str
+    scope: str | None
+
 
 def _forbidden(
-    message: str, node: Node, path: list[str | int], reason: str, scope: str | None, docs: str
+    message: str, node: Node, path: Path, reason: str, scope: str | None, docs: str
 ) -> GraphQLError:
     return GraphQLError(
         message,
         nodes=[node],
-        path=path or None,
+        path=list(path) or None,
         extensions={
             "code": ErrorCode.FORBIDDEN.value,
             "reason": reason,
@@ -60,80 +77,71 @@ class _Walk:
         policy: Policy,
         granted: frozenset[str],
         fragments: dict[str, FragmentDefinitionNode],
-        documentation: str,
     ) -> None:
         self.schema = schema
         self.policy = policy
         self.granted = granted
         self.fragments = fragments
-        self.documentation = documentation
+        self._walked: dict[tuple[str, str], tuple[_Finding, ...]] = {}
+        self._walking: set[str] = set()
 
     def selections(
-        self,
-        selection_set: SelectionSetNode | None,
-        parent: GraphQLNamedType,
-        path: list[str | int],
-        spreading: frozenset[str],
-    ) -> Iterator[GraphQLError]:
+        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType
+    ) -> list[_Finding]:
+        """Findings in document order; a spread repeated in one selection set answers at the
+        same paths, so its findings are kept once (the output stays linear too)."""
+        findings: dict[tuple[Path, str], _Finding] = {}
         if selection_set is None:
-            return
+            return []
         for selection in selection_set.selections:
+            found: Sequence[_Finding] = ()
             if isinstance(selection, FieldNode):
-                yield from self.field(selection, parent, path, spreading)
+                found = self.field(selection, parent)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 target = self.schema.get_type(condition.name.value) if condition else parent
                 if target is not None:
-                    yield from self.selections(selection.selection_set, target, path, spreading)
+                    found = self.selections(selection.selection_set, target)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in spreading:  # unknown or cyclic: validation says so
-                    continue
-                target = self.schema.get_type(fragment.type_condition.name.value)
-                if target is not None:
-                    yield from self.selections(
-                        fragment.selection_set, target, path, spreading | {name}
-                    )
+                found = self.fragment(selection.name.value)
+            for finding in found:
+                findings.setdefault((finding.path, finding.message), finding)
+        return list(findings.values())
 
-    def field(
-        self,
-        node: FieldNode,
-        parent: GraphQLNamedType,
-        path: list[str | int],
-        spreading: frozenset[str],
-    ) -> Iterator[GraphQLError]:
+    def fragment(self, name: str) -> tuple[_Finding, ...]:
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self._walking:  # unknown or cyclic: validation says so
+            return ()
+        target = self.schema.get_type(fragment.type_condition.name.value)
+        if target is None:
+            return ()
+        memo = (name, target.name)
+        if memo not in self._walked:
+            self._walking.add(name)
+            self._walked[memo] = tuple(self.selections(fragment.selection_set, target))
+            self._walking.discard(name)
+        return self._walked[memo]
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType) -> list[_Finding]:
         name = node.name.value
         if name in _ALWAYS_ALLOWED or name in _INTROSPECTION:
-            return
+            return []
         if not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
-            return
+            return []
         definition = parent.fields.get(name)
         if definition is None:  # not in the schema at all: validation reports it
-            return
-        here = [*path, node.alias.value if node.alias else name]
+            return []
+        key = node.alias.value if node.alias else name
         scope = self.policy.scope_for(parent.name, name)
         if scope is None:
-            yield _forbidden(
-                f"`{parent.name}.{name}` is not available to API keys.",
-                node,
-                here,
-                NOT_EXPOSED,
-                None,
-                self.documentation,
-            )
-        elif scope not in self.granted:
-            yield _forbidden(
-                f"`{parent.name}.{name}` needs the `{scope}` scope, which this API key lacks.",
-                node,
-                here,
-                MISSING_SCOPE,
-                scope,
-                self.documentation,
-            )
-        else:
-            target = get_named_type(definition.type)
-            yield from self.selections(node.selection_set, target, here, spreading)
+            message = f"`{parent.name}.{name}` is not available to API keys."
+            return [_Finding((key,), node, message, NOT_EXPOSED, None)]
+        if scope not in self.granted:
+            message = f"`{parent.name}.{name}` needs the `{scope}` scope, which this API key lacks."
+            return [_Finding((key,), node, message, MISSING_SCOPE, scope)]
+        target = get_named_type(definition.type)
+        inner = self.selections(node.selection_set, target)
+        return [_Finding((key, *f.path), f.node, f.message, f.reason, f.scope) for f in inner]
 
 
 def check_operation(
@@ -147,9 +155,9 @@ def check_operation(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    walk = _Walk(schema, policy, granted, fragments, documentation)
+    walk = _Walk(schema, policy, granted, fragments)
     errors: list[GraphQLError] = []
-    seen: set[tuple[str, tuple[str | int, ...]]] = set()
+    seen: set[tuple[str, Path]] = set()
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue
@@ -159,7 +167,7 @@ def check_operation(
                     f"{definition.operation.value.capitalize()}s are not available to API keys: "
                     "the Business API is read-only.",
                     definition,
-                    [],
+                    (),
                     NOT_EXPOSED,
                     None,
                     documentation,
@@ -167,9 +175,17 @@ def check_operation(
             )
             continue
         assert schema.query_type is not None
-        for error in walk.selections(definition.selection_set, schema.query_type, [], frozenset()):
-            key = (error.message, tuple(error.path or ()))
-            if key not in seen:
-                seen.add(key)
-                errors.append(error)
+        for finding in walk.selections(definition.selection_set, schema.query_type):
+            if (finding.message, finding.path) not in seen:
+                seen.add((finding.message, finding.path))
+                errors.append(
+                    _forbidden(
+                        finding.message,
+                        finding.node,
+                        finding.path,
+                        finding.reason,
+                        finding.scope,
+                        documentation,
+                    )
+                )
     return errors

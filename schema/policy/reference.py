@@ -58,6 +58,8 @@ ERROR_MEANINGS: dict[str, str] = {
     "(`extensions.limit`). Nothing runs.",
     "MAX_TOKENS_EXCEEDED": "The document is longer than the limit in tokens "
     "(`extensions.limit`). Nothing runs.",
+    "MAX_FIELDS_EXCEEDED": "The operation selects more fields than the limit once its "
+    "fragments are expanded where they are spread (`extensions.limit`). Nothing runs.",
     "TIMEOUT": "The operation ran past the time limit and was cancelled.",
     "INTERNAL_SERVER_ERROR": "A fault on our side. The message never carries details.",
 }

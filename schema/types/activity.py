@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 from strawberry.types import Info
 
 from schema.gids import encode_gid
 from schema.records import ActivitySessionRecord, RegistrationRecord
+from schema.scalars import Instant
 from schema.source import ActivitySessionKey, BusinessRecord
 from schema.types.enums import RegistrationStatus
 
@@ -38,12 +37,12 @@ class ActivitySession:
         return record.title if record else None
 
     @strawberry.field(description="When the session starts.")
-    async def starts_at(self, info: Info) -> datetime | None:
+    async def starts_at(self, info: Info) -> Instant | None:
         record = await self._record(info)
         return record.starts_at if record else None
 
     @strawberry.field(description="When the session ends.")
-    async def ends_at(self, info: Info) -> datetime | None:
+    async def ends_at(self, info: Info) -> Instant | None:
         record = await self._record(info)
         return record.ends_at if record else None
 
@@ -82,7 +81,7 @@ class ActivityRegistration:
     @strawberry.field(
         description="When the registration was confirmed; null while it is not confirmed."
     )
-    def confirmed_at(self) -> datetime | None:
+    def confirmed_at(self) -> Instant | None:
         return self.record.confirmed_at
 
     @strawberry.field(description="The activity session the registration is for.")

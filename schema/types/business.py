@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 from strawberry import UNSET
 from strawberry.types import Info
 
 from schema.errors import BadUserInput
 from schema.gids import business_gid
+from schema.scalars import Instant
 from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
 from schema.types.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -44,20 +43,20 @@ class ApiKey:
         return list(self.record.scopes)
 
     @strawberry.field(description="When the key was created.")
-    def created_at(self) -> datetime:
-        return self.record.created_at
+    def created_at(self) -> Instant:
+        return Instant.at(self.record.created_at)
 
     @strawberry.field(description="When the key was last used (written behind, so approximate).")
-    def last_used_at(self) -> datetime | None:
-        return self.record.last_used_at
+    def last_used_at(self) -> Instant | None:
+        return Instant.of(self.record.last_used_at)
 
     @strawberry.field(description="When the key was revoked; null while it is active.")
-    def revoked_at(self) -> datetime | None:
-        return self.record.revoked_at
+    def revoked_at(self) -> Instant | None:
+        return Instant.of(self.record.revoked_at)
 
     @strawberry.field(description="When the key stops working; null when it does not expire.")
-    def expires_at(self) -> datetime | None:
-        return self.record.expires_at
+    def expires_at(self) -> Instant | None:
+        return Instant.of(self.record.expires_at)
 
 
 @strawberry.type(description="A link from a business to one of its platforms (Wix, …).")
@@ -85,8 +84,8 @@ class ProviderConnection:
         return self.record.account_id
 
     @strawberry.field(description="When the connection was added.")
-    def created_at(self) -> datetime:
-        return self.record.created_at
+    def created_at(self) -> Instant:
+        return Instant.at(self.record.created_at)
 
 
 @strawberry.type(description="A business: the studio, venue or organiser whose data you read.")
@@ -106,8 +105,8 @@ class Business:
         return self.record.handle
 
     @strawberry.field(description="When the business was created.")
-    def created_at(self) -> datetime:
-        return self.record.created_at
+    def created_at(self) -> Instant:
+        return Instant.at(self.record.created_at)
 
     @strawberry.field(
         description="Everyone the business knows across its connected platforms, platform by "

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import decimal
-from datetime import datetime
 
 import strawberry
 
 from schema.gids import encode_gid
 from schema.records import ProductRecord, PurchaseRecord
+from schema.scalars import Instant
 from schema.types.enums import PurchaseStatus
 
 
@@ -53,7 +53,7 @@ class ProductPurchase:
         return self.record.currency_code
 
     @strawberry.field(description="When the purchase was made.")
-    def purchased_at(self) -> datetime | None:
+    def purchased_at(self) -> Instant | None:
         return self.record.purchased_at
 
     @strawberry.field(description="The product bought. Selecting its `id` costs nothing extra.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
@@ -11,6 +10,7 @@ from strawberry import UNSET
 
 from schema.cursors import CursorCodec
 from schema.errors import BadUserInput
+from schema.scalars import Instant
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -58,9 +58,10 @@ class Connection(Generic[T]):
     page_info: PageInfo = strawberry.field(description="How to fetch the next page.")
 
 
-def stable_order(created_at: datetime | None, provider_id: str) -> tuple[float, str]:
-    """Oldest first, then by provider id: the order nested lists are paged in."""
-    return (created_at.timestamp() if created_at else float("-inf"), provider_id)
+def stable_order(created_at: Instant | None, provider_id: str) -> tuple[str, str]:
+    """Oldest first (undated first of all), then by provider id: the order nested lists are
+    paged in. Instants in one format order as their text."""
+    return (created_at or "", provider_id)
 
 
 def check_first(first: int | None) -> int:

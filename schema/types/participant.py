@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -12,6 +11,7 @@ from strawberry.types import Info
 
 from schema.gids import encode_gid
 from schema.records import ConsentRecord, ParticipantRecord
+from schema.scalars import Instant
 from schema.source import BusinessRecord
 from schema.types.activity import ActivityRegistration
 from schema.types.commerce import ProductPurchase
@@ -40,7 +40,7 @@ class EmailMarketingConsent:
         return EmailMarketingConsentStatus(self.record.status)
 
     @strawberry.field(description="When the answer was last recorded; null when unknown.")
-    def at(self) -> datetime | None:
+    def at(self) -> Instant | None:
         return self.record.at
 
 

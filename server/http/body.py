@@ -1,23 +1,37 @@
 """Reading a GraphQL-over-HTTP request, from a POST body or a GET query string.
 
 Anything that is not a well-formed request gets a clear 4xx, never a 500: 415 for a body
-that is not JSON, 413 past the size limit, 400 for the rest (malformed JSON, a batch, a
-`query` that is not a string, `variables` or `extensions` that are not objects). The
-spec asks for 400 here whichever media type the response uses.
+that is not UTF-8 JSON, 413 past the size limit, 408 for a body that does not arrive in
+time, 400 for the rest (malformed JSON, a batch, a `query` that is not a string,
+`variables` or `extensions` that are not objects). The spec asks for 400 here whichever
+media type the response uses.
+
+JSON is decoded with orjson: it refuses nesting deeper than 1,024 levels (the standard
+library would recurse until `RecursionError`), strings that are not valid Unicode (lone
+surrogates) and anything but UTF-8.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from schema.errors import ErrorCode
 from schema.execution import OperationRequest
 from server.http.responses import JSON, error_response
+
+# UTF-16 and UTF-32 bodies start with a byte order mark or hold NUL bytes around ASCII
+# characters; a UTF-8 byte order mark is refused too (JSON text must not carry one).
+_NOT_UTF8_STARTS = (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe")
+
+
+def _is_utf8_text(raw: bytes) -> bool:
+    return not raw.startswith(_NOT_UTF8_STARTS) and b"\x00" not in raw
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:
@@ -67,25 +81,39 @@ def _operation(fields: Mapping[str, Any], media_type: str) -> OperationRequest |
     return OperationRequest(query=query, variables=variables, operation_name=name or None)
 
 
+def _not_utf8_json(media_type: str) -> JSONResponse:
+    return error_response(
+        415,
+        "Send the operation as `Content-Type: application/json` in UTF-8 (no byte order mark).",
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        media_type=media_type,
+    )
+
+
 async def read_operation(
-    request: Request, limit: int, media_type: str = JSON
+    request: Request, limit: int, timeout: float, media_type: str = JSON
 ) -> OperationRequest | JSONResponse:
-    """The operation in a POST body; error responses use the negotiated `media_type`."""
+    """The operation in a POST body, read within `timeout` seconds; error responses use
+    the negotiated `media_type`."""
 
     def bad(message: str) -> JSONResponse:
         return error_response(400, message, ErrorCode.BAD_REQUEST, media_type=media_type)
 
     if not _is_json_utf8(request.headers.get("content-type", "")):
-        return error_response(
-            415,
-            "Send the operation as `Content-Type: application/json` (UTF-8).",
-            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-            media_type=media_type,
-        )
+        return _not_utf8_json(media_type)
     try:
-        raw = await _read_limited(request, limit)
+        async with asyncio.timeout(timeout):
+            raw = await _read_limited(request, limit)
     except ClientDisconnect:
         return bad("The request body was not received.")
+    except TimeoutError:
+        return error_response(
+            408,
+            f"The request body did not arrive within {timeout:g} seconds.",
+            ErrorCode.BAD_REQUEST,
+            headers={"Connection": "close"},
+            media_type=media_type,
+        )
     if raw is None:
         return error_response(
             413,
@@ -95,10 +123,12 @@ async def read_operation(
         )
     if not raw.strip():
         return bad('The request body is empty: send {"query": "..."}.')
+    if not _is_utf8_text(raw):
+        return _not_utf8_json(media_type)
     try:
-        body: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return bad("The request body is not valid JSON.")
+        body: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        return bad(f"The request body is not valid JSON{_why(error)}.")
     if isinstance(body, list):
         return bad("Batched operations are not supported: send one operation per request.")
     if not isinstance(body, dict):
@@ -117,8 +147,8 @@ def read_query_string(request: Request, media_type: str = JSON) -> OperationRequ
         if text is None or text == "":
             continue
         try:
-            fields[name] = json.loads(text)
-        except ValueError:
+            fields[name] = orjson.loads(text)
+        except orjson.JSONDecodeError:
             return error_response(
                 400,
                 f"`{name}` must be a URL-encoded JSON object.",
@@ -126,3 +156,15 @@ def read_query_string(request: Request, media_type: str = JSON) -> OperationRequ
                 media_type=media_type,
             )
     return _operation(fields, media_type)
+
+
+def _why(error: orjson.JSONDecodeError) -> str:
+    """The reasons worth telling a client, in our words (never its input echoed back)."""
+    message = str(error)
+    if "depth limit" in message:
+        return ": it nests deeper than 1,024 levels"
+    if "surrogate" in message:
+        return ": a string is not valid Unicode (a lone surrogate)"
+    if "UTF-8" in message:
+        return ": it is not valid UTF-8"
+    return ""

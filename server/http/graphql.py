@@ -58,6 +58,15 @@ def _refuse_unsafe_get(
     )
 
 
+async def _read_body(
+    request: Request, services: Services, media_type: str
+) -> OperationRequest | JSONResponse:
+    settings = services.settings
+    return await read_operation(
+        request, settings.max_body_bytes, settings.body_timeout_seconds, media_type
+    )
+
+
 async def business_graphql(request: Request) -> Response:
     if request.method == "GET" and wants_html(request):
         return graphiql_page(request)
@@ -97,7 +106,7 @@ async def _answer(
         if isinstance(operation, OperationRequest):
             operation = _refuse_unsafe_get(operation, media_type, services) or operation
     else:
-        operation = await read_operation(request, services.settings.max_body_bytes, media_type)
+        operation = await _read_body(request, services, media_type)
     if isinstance(operation, Response):
         return operation
     context = GraphContext(
@@ -122,7 +131,7 @@ async def admin_graphql(request: Request) -> Response:
         return unauthenticated(media_type or JSON)
     if media_type is None:
         return not_acceptable()
-    operation = await read_operation(request, services.settings.max_body_bytes, media_type)
+    operation = await _read_body(request, services, media_type)
     if isinstance(operation, Response):
         return operation
     context = GraphContext(business=None, directory=services.directory, cursors=services.cursors)

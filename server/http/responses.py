@@ -7,9 +7,11 @@ header prefers (GraphQL-over-HTTP, "Body"); the two differ only in their status 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from starlette.responses import JSONResponse
+import orjson
+from starlette.responses import JSONResponse as _StarletteJSONResponse
 
 from schema.errors import ErrorCode
 from schema.execution import OperationResult
@@ -69,6 +71,18 @@ def accept_ranges(accept: str) -> list[tuple[str, float]]:
                     quality = 0.0
         ranges.append((media_range.lower(), quality))
     return ranges
+
+
+class JSONResponse(_StarletteJSONResponse):
+    """JSON encoded with orjson. A string that is not valid Unicode (a lone surrogate that
+    graphql-core echoed from a document into a message) cannot be encoded as UTF-8: such
+    a body is written with ASCII escapes instead of failing."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except TypeError:
+            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 def _with_charset(media_type: str) -> str:

@@ -43,7 +43,7 @@ for i, key in ipairs(KEYS) do
     all_allowed = false
     states[i] = {0, 0, tat - now, allow_at - now, tat}
   else
-    local remaining = math.floor((now + tolerance - new_tat) / interval)
+    local remaining = math.floor((now + tolerance - new_tat) / interval + 1e-6)
     states[i] = {1, remaining, new_tat - now, 0, new_tat}
   end
 end

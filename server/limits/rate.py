@@ -64,7 +64,9 @@ def evaluate(bucket: Bucket, stored_tat: float | None, now_ms: float) -> BucketS
     allow_at = new_tat - bucket.tolerance_ms
     if now_ms < allow_at:
         return BucketState(bucket, False, tat, 0, tat - now_ms, allow_at - now_ms)
-    remaining = math.floor((now_ms + bucket.tolerance_ms - new_tat) / bucket.interval_ms)
+    # The epsilon keeps float error (now + 60000 - (now + 12000) = 47999.99…) from costing a
+    # whole request of the count.
+    remaining = math.floor((now_ms + bucket.tolerance_ms - new_tat) / bucket.interval_ms + 1e-6)
     return BucketState(bucket, True, new_tat, remaining, new_tat - now_ms, 0.0)
 
 

@@ -4,34 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
-
 from server.providers.base import ProviderAdapter
-from server.providers.wix.client import WixAdapter
+from server.providers.http import HttpxTransport, ProviderHttp, UpstreamLimits
+from server.providers.wix.client import WixAdapter, wix_headers
 from server.store.rows import ConnectionConfig
 
-# (shared HTTP client, the connection, seconds one provider call may take in all)
-AdapterFactory = Callable[[httpx.AsyncClient, ConnectionConfig, float], ProviderAdapter]
+AdapterFactory = Callable[[HttpxTransport, ConnectionConfig, UpstreamLimits], ProviderAdapter]
 
 
-def _wix(http: httpx.AsyncClient, config: ConnectionConfig, timeout: float) -> ProviderAdapter:
+def _wix(
+    transport: HttpxTransport, config: ConnectionConfig, limits: UpstreamLimits
+) -> ProviderAdapter:
     row = config.connection
-    return WixAdapter(
-        http,
-        timeout_seconds=timeout,
-        connection=row.public_id,
+    http = ProviderHttp(
+        transport,
+        provider="wix",
         base_url=row.base_url,
-        site_id=row.account_id,
-        api_key=config.credential,
+        headers=wix_headers(row.account_id, config.credential),
+        limits=limits,
     )
+    return WixAdapter(http, connection=row.public_id)
 
 
 ADAPTERS: dict[str, AdapterFactory] = {"wix": _wix}
 
 
 def build_adapter(
-    http: httpx.AsyncClient, config: ConnectionConfig, timeout: float
+    transport: HttpxTransport, config: ConnectionConfig, limits: UpstreamLimits
 ) -> ProviderAdapter | None:
-    """None for a kind this server cannot read yet (it is skipped, not an error)."""
+    """None for a provider this server cannot read yet (it is skipped, not an error)."""
     factory = ADAPTERS.get(config.connection.kind)
-    return factory(http, config, timeout) if factory else None
+    return factory(transport, config, limits) if factory else None

@@ -5,7 +5,8 @@ failing (5xx) answer, a network error or a timeout is tried again up to `ATTEMPT
 all, waiting what the provider's `Retry-After` asks when it says, or an exponential backoff
 with jitter when it does not. A provider that asks for a longer wait than `LONGEST_WAIT` is
 not waited for: the request answers at once with UPSTREAM_UNAVAILABLE instead of stalling.
-The operation's own time limit still bounds everything.
+A refused credential, a 404 or a body of the wrong shape is not retried. The operation's own
+time limit still bounds everything.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from server.providers.base import ProviderError
+from server.providers.errors import ProviderError, ProviderThrottled
 
 T = TypeVar("T")
 
@@ -30,17 +31,20 @@ LONGEST_WAIT = 2.0
 _backoff = wait_random_exponential(multiplier=0.1, max=LONGEST_WAIT)  # "full jitter"
 
 
+def _asked_wait(error: BaseException | None) -> float | None:
+    return error.retry_after if isinstance(error, ProviderThrottled) else None
+
+
 def _worth_retrying(error: BaseException) -> bool:
     if not isinstance(error, ProviderError) or not error.transient:
         return False
-    return error.retry_after is None or error.retry_after <= LONGEST_WAIT
+    asked = _asked_wait(error)
+    return asked is None or asked <= LONGEST_WAIT
 
 
 def _wait(state: RetryCallState) -> float:
-    error = state.outcome.exception() if state.outcome else None
-    if isinstance(error, ProviderError) and error.retry_after is not None:
-        return error.retry_after
-    return float(_backoff(state))
+    asked = _asked_wait(state.outcome.exception() if state.outcome else None)
+    return asked if asked is not None else float(_backoff(state))
 
 
 async def with_retries(call: Callable[[], Awaitable[T]]) -> T:

@@ -76,7 +76,7 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
         {
             "BUSINESS_API_SECRET_KEY": "test-secret-key-0123456789abcdef",
             "BUSINESS_API_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'store.db'}",
-            "BUSINESS_API_ADMIN_TOKEN": "admin-token-for-tests",
+            "BUSINESS_API_ADMIN_TOKEN": "admin-token-for-tests-0123456789abcdef",
         },
         **overrides,
     )
@@ -109,10 +109,11 @@ async def world(
         ),
     }
     upstream = Starlette(routes=[Mount(f"/{name}", app=e.app) for name, e in emulators.items()])
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream))
     overrides = {"policy_path": policy_path} if policy_path else {}
     overrides.update(setting_overrides)
-    app = create_app(settings_for(tmp_path, **overrides), http=http)
+    app = create_app(
+        settings_for(tmp_path, **overrides), upstream=httpx.ASGITransport(app=upstream)
+    )
     services: Services = app.state.services
     await migrate(services.engine)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")

@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.server.conftest import World
 
-ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
+ADMIN = {"Authorization": "Bearer admin-token-for-tests-0123456789abcdef"}
 BUSINESSES = "{ businesses { id handle name connections { id kind } apiKeys { keyId scopes } } }"
 CREATE_KEY = """mutation($business: ID!) {
   createApiKey(businessId: $business, name: "from admin", scopes: ["business:read"]) {

@@ -1,4 +1,4 @@
-"""The Wix adapter: Contacts, Email Marketing, Bookings and eCommerce over httpx.
+"""The Wix adapter: Contacts, Email Marketing, Bookings and eCommerce.
 
 Wix authenticates with the raw API key (no `Bearer`) plus the site id header. Every batch
 method asks for a whole page of participants at once (`$in` on their ids or emails), so a
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
-
-import httpx
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 from schema.records import (
     ActivitySessionRecord,
@@ -21,8 +20,9 @@ from schema.records import (
     PurchaseRecord,
     RegistrationRecord,
 )
-from server.providers.base import ProviderError, ProviderPage, json_object, provider_errors
-from server.providers.retries import with_retries
+from server.providers.base import ProviderPage
+from server.providers.errors import InvalidResponse, ProviderNotFound
+from server.providers.http import PagingGuard, ProviderHttp
 from server.providers.wix import mapping
 
 BOOKINGS_PAGE = 100  # Extended Bookings' maximum page size
@@ -30,71 +30,27 @@ ORDERS_PAGE = 100  # Search Orders' maximum page size
 SUBSCRIPTIONS_PAGE = 1000
 IN_FILTER_MAX = 100  # the most values one `$in` filter takes
 
+P = TypeVar("P", mapping.BookingsPage, mapping.OrdersPage)
+Item = TypeVar("Item")
+
 
 def _chunks(values: Sequence[str], size: int = IN_FILTER_MAX) -> list[Sequence[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _next_cursor(block: Any) -> str | None:
-    """Wix omits `hasNext` and `cursors.next` on the last page."""
-    if not isinstance(block, dict) or not block.get("hasNext"):
-        return None
-    cursor = (block.get("cursors") or {}).get("next")
-    return cursor if isinstance(cursor, str) and cursor else None
+def wix_headers(site_id: str, api_key: str) -> dict[str, str]:
+    return {"Authorization": api_key, "wix-site-id": site_id}
 
 
 class WixAdapter:
-    kind = mapping.KIND
+    provider = mapping.PROVIDER
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        timeout_seconds: float = 10.0,
-        connection: str,
-        base_url: str,
-        site_id: str,
-        api_key: str,
-    ) -> None:
+    def __init__(self, http: ProviderHttp, *, connection: str) -> None:
         self.connection = connection
         self._http = http
-        self._timeout = timeout_seconds
-        self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": api_key, "wix-site-id": site_id}
 
-    async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        return await with_retries(lambda: self._call_once(method, path, body))
-
-    async def _call_once(self, method: str, path: str, body: Any) -> dict[str, Any]:
-        # A total deadline per call: httpx's own timeouts are per read, so a provider
-        # trickling bytes could otherwise hold a request open for ever.
-        with provider_errors(self.kind):
-            async with asyncio.timeout(self._timeout):
-                response = await self._http.request(
-                    method, self._base_url + path, json=body, headers=self._headers
-                )
-                return json_object(response)
-
-    async def _cursor_pages(
-        self,
-        path: str,
-        items_key: str,
-        first_body: dict[str, Any],
-        *,
-        wrapper: str,
-        page_block: str,
-    ) -> list[dict[str, Any]]:
-        """Follow a cursor-paged query to its end; later pages send only the cursor."""
-        items: list[dict[str, Any]] = []
-        body = {wrapper: first_body}
-        while True:
-            page = await self._call("POST", path, body)
-            items.extend(page.get(items_key) or [])
-            cursor = _next_cursor(page.get(page_block))
-            if cursor is None:
-                return items
-            limit = first_body["cursorPaging"]["limit"]
-            body = {wrapper: {"cursorPaging": {"limit": limit, "cursor": cursor}}}
+    def _guard(self) -> PagingGuard:
+        return PagingGuard(self.provider, self._http.limits.max_pages)
 
     async def list_participants(
         self, *, cursor: str | None, limit: int
@@ -104,22 +60,25 @@ class WixAdapter:
             query["sort"] = [{"fieldName": "createdDate", "order": "ASC"}]
         else:
             query["cursorPaging"]["cursor"] = cursor
-        page = await self._call("POST", "/contacts/v4/contacts/query", {"query": query})
-        with provider_errors(self.kind):
-            contacts = tuple(
-                mapping.participant(self.connection, c) for c in page.get("contacts") or []
-            )
-        return ProviderPage(contacts, _next_cursor(page.get("pagingMetadata")))
+        page = await self._http.post(
+            "/contacts/v4/contacts/query", {"query": query}, mapping.ContactsPage
+        )
+        contacts = tuple(mapping.participant(self.connection, c) for c in page.contacts)
+        next_cursor = page.paging_metadata.next_cursor() if page.paging_metadata else None
+        if next_cursor is not None and (not contacts or next_cursor == cursor):
+            raise InvalidResponse(self.provider, "a contacts page claims more but cannot move on")
+        return ProviderPage(contacts, next_cursor)
 
     async def participants_by_id(self, ids: Sequence[str]) -> dict[str, ParticipantRecord]:
         found: dict[str, ParticipantRecord] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
             query = {"filter": {"id": {"$in": list(chunk)}}, "cursorPaging": {"limit": len(chunk)}}
-            page = await self._call("POST", "/contacts/v4/contacts/query", {"query": query})
-            with provider_errors(self.kind):
-                for contact in page.get("contacts") or []:
-                    record = mapping.participant(self.connection, contact)
-                    found[record.key.provider_id] = record
+            page = await self._http.post(
+                "/contacts/v4/contacts/query", {"query": query}, mapping.ContactsPage
+            )
+            for contact in page.contacts:
+                record = mapping.participant(self.connection, contact)
+                found[record.key.provider_id] = record
         return found
 
     async def consents(
@@ -128,23 +87,22 @@ class WixAdapter:
         emails = list(dict.fromkeys(p.email.lower() for p in participants if p.email))
         by_email: dict[str, ConsentRecord] = {}
         for chunk in _chunks(emails):
-            offset = 0
+            guard, offset = self._guard(), 0
             while True:
                 body = {
                     "filter": {"email": {"$in": list(chunk)}},
                     "paging": {"limit": SUBSCRIPTIONS_PAGE, "offset": offset},
                 }
-                page = await self._call(
-                    "POST", "/email-marketing/v1/email-subscriptions/query", body
+                page = await self._http.post(
+                    "/email-marketing/v1/email-subscriptions/query", body, mapping.SubscriptionsPage
                 )
-                subscriptions = page.get("subscriptions") or []
-                with provider_errors(self.kind):
-                    for subscription in subscriptions:
-                        by_email[str(subscription["email"]).lower()] = mapping.consent(subscription)
-                total = (page.get("metadata") or {}).get("total", 0)
-                offset += len(subscriptions)
-                if not subscriptions or offset >= total:
+                for subscription in page.subscriptions:
+                    by_email[subscription.email.lower()] = mapping.consent(subscription)
+                offset += len(page.subscriptions)
+                total = page.metadata.total if page.metadata else 0
+                if offset >= total:
                     break
+                guard.more(offset, len(page.subscriptions))
         return [
             by_email.get(p.email.lower(), ConsentRecord("unknown", None)) if p.email else None
             for p in participants
@@ -154,25 +112,36 @@ class WixAdapter:
         self,
         participants: Sequence[ParticipantRecord],
         path: str,
-        items_key: str,
+        wrapper: str,
         contact_field: str,
         limit: int,
-        *,
-        wrapper: str,
-        page_block: str,
-    ) -> list[dict[str, Any]]:
+        page_type: type[P],
+        items: Callable[[P], list[Item]],
+    ) -> list[Item]:
         """Every item of a cursor-paged query filtered to these participants' contact ids:
-        one call per page of results, per hundred participants."""
-        items: list[dict[str, Any]] = []
+        one call per page of results, per hundred participants. Later pages send only the
+        cursor, as Wix asks."""
+        found: list[Item] = []
         for chunk in _chunks([p.key.provider_id for p in participants]):
-            query = {
+            guard = self._guard()
+            query: dict[str, Any] = {
                 "filter": {contact_field: {"$in": list(chunk)}},
                 "cursorPaging": {"limit": limit},
             }
-            items += await self._cursor_pages(
-                path, items_key, query, wrapper=wrapper, page_block=page_block
-            )
-        return items
+            while True:
+                page = await self._http.post(path, {wrapper: query}, page_type)
+                found += items(page)
+                block = (
+                    page.paging_metadata
+                    if isinstance(page, mapping.BookingsPage)
+                    else page.metadata
+                )
+                cursor = block.next_cursor() if block else None
+                if cursor is None:
+                    break
+                guard.more(cursor, len(items(page)))
+                query = {"cursorPaging": {"limit": limit, "cursor": cursor}}
+        return found
 
     async def registrations(
         self, participants: Sequence[ParticipantRecord]
@@ -180,20 +149,18 @@ class WixAdapter:
         bookings = await self._for_contacts(
             participants,
             "/_api/bookings-reader/v2/extended-bookings/query",
-            "extendedBookings",
+            "query",
             "contactDetails.contactId",
             BOOKINGS_PAGE,
-            wrapper="query",
-            page_block="pagingMetadata",
+            mapping.BookingsPage,
+            lambda page: [item.booking for item in page.extended_bookings if item.booking],
         )
         by_contact: dict[str, list[RegistrationRecord]] = defaultdict(list)
-        with provider_errors(self.kind):
-            for item in bookings:
-                booking = item.get("booking") or {}
-                record = mapping.registration(booking)
-                contact = (booking.get("contactDetails") or {}).get("contactId")
-                if record is not None and contact:
-                    by_contact[str(contact)].append(record)
+        for booking in bookings:
+            record = mapping.registration(booking)
+            contact = mapping.booking_contact(booking)
+            if record is not None and contact:
+                by_contact[contact].append(record)
         return [by_contact.get(p.key.provider_id, []) for p in participants]
 
     async def purchases(
@@ -202,18 +169,17 @@ class WixAdapter:
         orders = await self._for_contacts(
             participants,
             "/ecom/v1/orders/search",
-            "orders",
+            "search",
             "buyerInfo.contactId",
             ORDERS_PAGE,
-            wrapper="search",
-            page_block="metadata",
+            mapping.OrdersPage,
+            lambda page: page.orders,
         )
         by_contact: dict[str, list[PurchaseRecord]] = defaultdict(list)
-        with provider_errors(self.kind):
-            for order in orders:
-                contact = (order.get("buyerInfo") or {}).get("contactId")
-                if contact:
-                    by_contact[str(contact)].extend(mapping.purchases(order))
+        for order in orders:
+            contact = mapping.order_contact(order)
+            if contact:
+                by_contact[contact].extend(mapping.purchases(order))
         return [by_contact.get(p.key.provider_id, []) for p in participants]
 
     async def activity_sessions(self, ids: Sequence[str]) -> dict[str, ActivitySessionRecord]:
@@ -221,13 +187,13 @@ class WixAdapter:
 
         async def get(session_id: str) -> ActivitySessionRecord | None:
             try:
-                body = await self._call("GET", f"/bookings/v2/calendar/sessions/{session_id}")
-            except ProviderError as error:
-                if error.status == 404:
-                    return None
-                raise
-            with provider_errors(self.kind):
-                return mapping.activity_session(body["session"])
+                envelope = await self._http.get(
+                    f"/bookings/v2/calendar/sessions/{quote(session_id, safe='')}",
+                    mapping.SessionEnvelope,
+                )
+            except ProviderNotFound:
+                return None
+            return mapping.activity_session(envelope.session)
 
         unique = list(dict.fromkeys(ids))
         records = await asyncio.gather(*(get(i) for i in unique))

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from server.providers.base import ProviderError
-from server.providers.wix.client import WixAdapter
+from server.providers.errors import ProviderError
+from server.providers.http import HttpxTransport, ProviderHttp, UpstreamLimits
+from server.providers.wix.client import WixAdapter, wix_headers
 from server.providers.wix.dataset import WixDataset, generate_dataset
 from server.providers.wix.emulator import WixEmulator, create_emulator
 
@@ -25,15 +26,24 @@ class Wix:
     dataset: WixDataset
 
 
+def adapter_for(transport: HttpxTransport, api_key: str = "key") -> WixAdapter:
+    http = ProviderHttp(
+        transport,
+        provider="wix",
+        base_url="http://wix.test",
+        headers=wix_headers("site", api_key),
+        limits=UpstreamLimits(),
+    )
+    return WixAdapter(http, connection="conn_test")
+
+
 @pytest.fixture
 async def wix() -> AsyncIterator[Wix]:
     dataset = generate_dataset(seed=3, contacts=CONTACTS)
     emulator = create_emulator(dataset, api_key="key", site_id="site")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.app)) as http:
-        adapter = WixAdapter(
-            http, connection="conn_test", base_url="http://wix.test", site_id="site", api_key="key"
-        )
-        yield Wix(adapter, emulator, dataset)
+    transport = HttpxTransport(httpx.ASGITransport(app=emulator.app))
+    yield Wix(adapter_for(transport), emulator, dataset)
+    await transport.close()
 
 
 async def test_contacts_page_with_wix_cursors_in_creation_order(wix: Wix) -> None:
@@ -140,16 +150,14 @@ async def test_provider_failures_become_provider_errors_without_provider_text(
         setattr(wix.emulator.faults, name, value)
     with pytest.raises(ProviderError) as raised:
         await wix.adapter.list_participants(cursor=None, limit=5)
-    assert raised.value.kind == "wix"
+    assert raised.value.provider == "wix"
 
 
 async def test_wrong_credentials_are_a_provider_error(wix: Wix) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=wix.emulator.app)) as http:
-        adapter = WixAdapter(
-            http, connection="c", base_url="http://wix.test", site_id="site", api_key="wrong"
-        )
-        with pytest.raises(ProviderError) as raised:
-            await adapter.list_participants(cursor=None, limit=5)
+    transport = HttpxTransport(httpx.ASGITransport(app=wix.emulator.app))
+    with pytest.raises(ProviderError) as raised:
+        await adapter_for(transport, api_key="wrong").list_participants(cursor=None, limit=5)
+    await transport.close()
     assert raised.value.status == 401
 
 

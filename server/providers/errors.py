@@ -1,0 +1,49 @@
+"""The one hierarchy of upstream failures, in the kinds an operator acts on.
+
+Adapters and the provider HTTP layer raise only these. Their `detail` is for the log
+(status, exception type, what was wrong with a body); it never reaches a client, which
+sees UPSTREAM_UNAVAILABLE naming the provider and nothing of the provider's text.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """A provider call failed. `transient` failures are worth another try."""
+
+    transient = False
+
+    def __init__(self, provider: str, detail: str, status: int | None = None) -> None:
+        super().__init__(f"{provider}: {detail}")
+        self.provider = provider
+        self.detail = detail
+        self.status = status
+
+
+class ProviderUnavailable(ProviderError):
+    """No usable answer: unreachable, timed out, or a 5xx."""
+
+    transient = True
+
+
+class ProviderThrottled(ProviderUnavailable):
+    """429: the provider asked us to wait `retry_after` seconds (None when it did not say)."""
+
+    def __init__(
+        self, provider: str, detail: str, status: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        super().__init__(provider, detail, status)
+        self.retry_after = retry_after
+
+
+class ProviderRejected(ProviderError):
+    """401/403: the credential is refused. Not retried: the operator must fix it."""
+
+
+class ProviderNotFound(ProviderError):
+    """404 for one object asked by id: an answer ("there is none"), not an outage."""
+
+
+class InvalidResponse(ProviderError):
+    """A body that is not the documented JSON: wrong types, too large, nested too deep,
+    or paging that never ends."""

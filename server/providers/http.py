@@ -1,0 +1,230 @@
+"""Every HTTP call a provider adapter makes goes through `ProviderHttp`.
+
+One place decides, for every provider alike:
+- a total deadline per call (httpx's own timeouts are per read, so a provider trickling
+  bytes could otherwise hold a request open for ever);
+- retries of transient failures (see `retries.py`);
+- a cap on the bytes read per response, read as a stream and abandoned at the cap, so a
+  provider cannot make the server buffer and parse a 50 MB body;
+- no cookies, ever: a provider's `Set-Cookie` is not kept, so nothing one business's
+  provider says can ride along on another business's calls to the same host;
+- decoding into the provider's documented types (msgspec structs): a field of the wrong
+  type, a body nested too deep or not JSON at all is `InvalidResponse`, never a Python
+  value of the wrong kind inside the graph;
+- the mapping of HTTP statuses and transport errors onto `errors.py`.
+
+The transport is a seam: tests hand in httpx's ASGI or mock transports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from server.providers.errors import (
+    InvalidResponse,
+    ProviderError,
+    ProviderNotFound,
+    ProviderRejected,
+    ProviderThrottled,
+    ProviderUnavailable,
+)
+from server.providers.retries import with_retries
+
+T = TypeVar("T")
+
+_ENCODER = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class UpstreamLimits:
+    """What one provider call may cost, from the settings."""
+
+    timeout_seconds: float = 10.0
+    max_bytes: int = 4 * 1024 * 1024
+    max_pages: int = 20
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A jar whose policy accepts no cookie from any domain, and so sends none."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+class HttpxTransport:
+    """Sends requests through one httpx client that never keeps cookies."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._client = httpx.AsyncClient(
+            transport=transport, cookies=_no_cookies(), timeout=None, follow_redirects=False
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        max_bytes: int,
+    ) -> Reply:
+        request = self._client.build_request(method, url, headers=headers, content=body)
+        response = await self._client.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise _TooLarge
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _TooLarge
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return Reply(response.status_code, response.headers, b"".join(chunks))
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """`Retry-After` in seconds (the HTTP-date form is treated as absent)."""
+    value = headers.get("retry-after", "").strip()
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None
+
+
+def _raise_for_status(provider: str, reply: Reply) -> None:
+    status = reply.status
+    if status < 300:
+        return
+    detail = f"HTTP {status}"
+    if status == 429:
+        raise ProviderThrottled(provider, detail, status, retry_after_seconds(reply.headers))
+    if status in (401, 403):
+        raise ProviderRejected(provider, detail, status)
+    if status == 404:
+        raise ProviderNotFound(provider, detail, status)
+    if status >= 500:
+        raise ProviderUnavailable(provider, detail, status)
+    raise ProviderError(provider, detail, status)
+
+
+def decode(provider: str, body: bytes, into: type[T]) -> T:
+    """`body` as the documented type, or InvalidResponse saying what was wrong (for logs)."""
+    try:
+        return msgspec.json.decode(body, type=into)
+    except msgspec.ValidationError as error:
+        raise InvalidResponse(provider, f"unexpected response: {error}") from None
+    except msgspec.DecodeError:
+        raise InvalidResponse(provider, "unexpected response: not JSON") from None
+    except RecursionError:
+        raise InvalidResponse(provider, "unexpected response: nested too deep") from None
+
+
+class ProviderHttp:
+    """The calls of one provider connection: its base URL and auth headers, bounded."""
+
+    def __init__(
+        self,
+        transport: HttpxTransport,
+        *,
+        provider: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        limits: UpstreamLimits,
+    ) -> None:
+        self.provider = provider
+        self.limits = limits
+        self._transport = transport
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Accept": "application/json", **headers}
+
+    async def get(self, path: str, into: type[T], params: Mapping[str, Any] | None = None) -> T:
+        return await self._call("GET", path, into, params=params)
+
+    async def post(
+        self, path: str, body: Any, into: type[T], params: Mapping[str, Any] | None = None
+    ) -> T:
+        return await self._call("POST", path, into, body=_ENCODER.encode(body), params=params)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        into: type[T],
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> T:
+        url = self._base_url + path
+        if params:
+            url += "?" + str(httpx.QueryParams({k: v for k, v in params.items() if v is not None}))
+        headers = dict(self._headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        reply = await with_retries(lambda: self._send(method, url, headers, body))
+        return decode(self.provider, reply.body, into)
+
+    async def _send(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        limits = self.limits
+        try:
+            async with asyncio.timeout(limits.timeout_seconds):
+                reply = await self._transport.send(method, url, headers, body, limits.max_bytes)
+        except TimeoutError:
+            raise ProviderUnavailable(self.provider, "timed out") from None
+        except _TooLarge:
+            raise InvalidResponse(
+                self.provider, f"response larger than {limits.max_bytes} bytes"
+            ) from None
+        except httpx.HTTPError as error:
+            raise ProviderUnavailable(self.provider, type(error).__name__) from None
+        except OSError as error:
+            raise ProviderUnavailable(self.provider, type(error).__name__) from None
+        _raise_for_status(self.provider, reply)
+        return reply
+
+
+class PagingGuard:
+    """Bounds the pages one relation reads in one request.
+
+    A provider that keeps claiming more (empty pages saying `hasNext`, a cursor that comes
+    back again) or more pages than the limit is an invalid response, not a loop.
+    """
+
+    def __init__(self, provider: str, max_pages: int) -> None:
+        self._provider = provider
+        self._max_pages = max_pages
+        self._pages = 0
+        self._seen: set[object] = set()
+
+    def more(self, position: object, items_on_page: int) -> None:
+        """Called when a page of `items_on_page` items says another follows at `position`."""
+        self._pages += 1
+        if self._pages >= self._max_pages:
+            raise InvalidResponse(self._provider, f"more than {self._max_pages} pages")
+        if items_on_page == 0:
+            raise InvalidResponse(self._provider, "an empty page claims more")
+        if position in self._seen:
+            raise InvalidResponse(self._provider, "a page cursor repeats")
+        self._seen.add(position)
