@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -18,12 +19,12 @@ from starlette.staticfiles import StaticFiles
 
 from schema.errors import ErrorCode
 from server.http.graphql import admin_graphql, business_graphql
+from server.http.internal_errors import InternalErrors
+from server.http.protocol import BoundedHttpProtocol
 from server.http.reference import reference_page
 from server.http.responses import error_response
 from server.services import Services
 from server.settings import Settings
-
-log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -39,11 +40,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
     headers = dict(exc.headers) if exc.headers else None
     return error_response(exc.status_code, str(exc.detail), code, headers=headers)
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
-    return error_response(500, "Internal server error.", ErrorCode.INTERNAL_SERVER_ERROR)
 
 
 def create_app(
@@ -76,7 +72,17 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        middleware=[Middleware(InternalErrors)],
+        exception_handlers={HTTPException: _http_error},
     )
     app.state.services = services
     return app
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn must run this app: slow clients cut off, connections bounded."""
+    return {
+        "http": BoundedHttpProtocol,
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+        "limit_concurrency": settings.max_connections,
+    }

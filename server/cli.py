@@ -176,7 +176,13 @@ async def keys_list(handle: str | None) -> None:
     async def work(services: Any) -> None:
         business_id = await _business_id(services, handle) if handle else None
         for key in await services.store.list_api_keys(business_id):
-            state = "revoked" if key.revoked_at else "active"
+            state = (
+                "revoked"
+                if key.revoked_at
+                else "expired"
+                if key.expires_at and key.expires_at <= datetime.now(UTC)
+                else "active"
+            )
             click.echo(f"{key.key_id}\t{state}\t{','.join(key.scopes)}\t{key.name}")
 
     await _with_services(_settings(), work)
@@ -251,13 +257,14 @@ def serve(host: str, port: int) -> None:
     """Serve the API with uvicorn."""
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, uvicorn_options
 
     try:
-        app = create_app(_settings())
+        settings = _settings()
+        app = create_app(settings)
     except (SettingsError, PolicyError) as error:
         raise click.ClickException(str(error)) from None
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(settings))
 
 
 @main.command()

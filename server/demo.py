@@ -19,7 +19,7 @@ import click
 import uvicorn
 from starlette.routing import Mount
 
-from server.app import create_app
+from server.app import create_app, uvicorn_options
 from server.http.graphiql import EXAMPLE_QUERY
 from server.providers.wix.dataset import generate_dataset
 from server.providers.wix.emulator import create_emulator
@@ -110,4 +110,4 @@ def run_demo(*, host: str, port: int, database: Path) -> None:
         f"curl -s {url} -H 'Content-Type: application/json' "
         f"-H 'Authorization: Bearer {setup.api_key}' -d {shlex.quote(body)}"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", **uvicorn_options(settings))

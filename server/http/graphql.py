@@ -30,6 +30,7 @@ from server.http.responses import (
     not_acceptable,
     unauthenticated,
 )
+from server.limits.rate import Bucket
 from server.services import Services
 from server.store.repository import ApiKeyRow, BusinessRow
 
@@ -67,6 +68,18 @@ async def _read_body(
     )
 
 
+async def _refused_key(request: Request, services: Services, media_type: str) -> Response:
+    """401, or 429 once the client's address has failed too often this minute: keys are
+    not guessable, but answering guesses at full speed invites trying."""
+    address = request.client.host if request.client else "unknown"
+    verdict = await services.rate_limiter.check(
+        [Bucket("address", f"auth-failures:{address}", services.settings.auth_failure_limit)]
+    )
+    if not verdict.allowed:
+        return rate_limited(verdict, media_type)
+    return unauthenticated(media_type)
+
+
 async def business_graphql(request: Request) -> Response:
     if request.method == "GET" and wants_html(request):
         return graphiql_page(request)
@@ -79,7 +92,7 @@ async def business_graphql(request: Request) -> Response:
     media_type = negotiate(request.headers.get("accept"))
     found = await authenticate_key(request, services.store, handle)
     if found is None:
-        return unauthenticated(media_type or JSON)
+        return await _refused_key(request, services, media_type or JSON)
     business, key = found
     services.key_use.saw(key.key_id)
     verdict = await services.rate_limiter.check(buckets_for(business, key, services.settings))
@@ -114,7 +127,8 @@ async def _answer(
         directory=services.directory,
         cursors=services.cursors,
     )
-    documentation = str(request.base_url).rstrip("/") + f"/@{handle}/api/reference"
+    # Never built from the request's Host header, which the client controls.
+    documentation = f"{services.settings.public_url or ''}/@{handle}/api/reference"
     result = await services.executor.run_for_key(
         operation, context, frozenset(key.scopes), documentation
     )
@@ -128,7 +142,7 @@ async def admin_graphql(request: Request) -> Response:
         return error_response(404, "Not found.", ErrorCode.NOT_FOUND)
     media_type = negotiate(request.headers.get("accept"))
     if not is_admin(request, str(admin_token)):
-        return unauthenticated(media_type or JSON)
+        return await _refused_key(request, services, media_type or JSON)
     if media_type is None:
         return not_acceptable()
     operation = await _read_body(request, services, media_type)

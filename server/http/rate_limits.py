@@ -32,7 +32,11 @@ def rate_headers(verdict: Verdict) -> dict[str, str]:
 
 
 def rate_limited(verdict: Verdict, media_type: str) -> JSONResponse:
-    scope = "this API key" if verdict.scope == "key" else "this business (all its keys)"
+    scope = {
+        "key": "this API key",
+        "business": "this business (all its keys)",
+        "address": "requests with a wrong API key from this address",
+    }[verdict.scope or "key"]
     return error_response(
         429,
         f"Rate limit exceeded for {scope}: retry after {verdict.retry_after} seconds.",

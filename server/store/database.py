@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,27 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def sqlite_path(engine: AsyncEngine) -> Path | None:
+    """The file of an SQLite store (None for PostgreSQL or an in-memory SQLite)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only: it holds key hashes and
+    encrypted credentials. (SQLite would create it with the process's umask.)"""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the latest revision; a no-op when already there."""
+    path = sqlite_path(engine)
+    if path is not None:
+        _create_private(path)
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
 
