@@ -104,19 +104,49 @@ class Executor:
         self.limits = limits or OperationLimits()
         self.timeout_seconds = timeout_seconds
 
-    def _parse(self, request: OperationRequest) -> DocumentNode | OperationResult:
-        """Parse within the token limit, then refuse a shape over the depth or alias limit."""
-        too_long = check_tokens(request.query, self.limits)
+    def _parse(self, query: str) -> DocumentNode | OperationResult:
+        """Parse within the token limit, then refuse a shape over the operation limits."""
+        too_long = check_tokens(query, self.limits)
         if too_long:
             return OperationResult(errors=[_formatted(too_long)])
         try:
-            document = parse(request.query)
+            document = parse(query)
         except GraphQLSyntaxError as error:
             return OperationResult(errors=[_with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED)])
         too_big = check_shape(document, self.limits)
         if too_big:
             return OperationResult(errors=[_formatted(error) for error in too_big])
         return document
+
+    def _validated(
+        self, schema: strawberry.Schema, document: DocumentNode
+    ) -> DocumentNode | OperationResult:
+        invalid = validate(schema._schema, document)
+        if invalid:
+            return OperationResult(
+                errors=[_with_code(e, ErrorCode.GRAPHQL_VALIDATION_FAILED) for e in invalid]
+            )
+        return document
+
+    def _check_for_key(
+        self, query: str, scopes: frozenset[str], documentation: str
+    ) -> DocumentNode | OperationResult:
+        """Parse, limits, policy (against the whole graph), validation (against the slice)."""
+        document = self._parse(query)
+        if isinstance(document, OperationResult):
+            return document
+        forbidden = check_operation(
+            self.internal._schema, self.policy, document, scopes, documentation
+        )
+        if forbidden:
+            return OperationResult(errors=[_formatted(error) for error in forbidden])
+        return self._validated(self.slices.for_scopes(scopes), document)
+
+    def _check_for_operator(self, query: str) -> DocumentNode | OperationResult:
+        document = self._parse(query)
+        if isinstance(document, OperationResult):
+            return document
+        return self._validated(self.internal, document)
 
     async def run_for_key(
         self,
@@ -125,20 +155,20 @@ class Executor:
         scopes: frozenset[str],
         documentation: str,
     ) -> OperationResult:
-        document = self._parse(request)
+        # The checks are pure CPU work that grows with the document (a 2,000-token document
+        # takes tens of milliseconds to parse and validate): a worker thread does it, so
+        # the event loop keeps serving every other request meanwhile.
+        document = await asyncio.to_thread(
+            self._check_for_key, request.query, scopes, documentation
+        )
         if isinstance(document, OperationResult):
             return document
-        forbidden = check_operation(
-            self.internal._schema, self.policy, document, scopes, documentation
-        )
-        if forbidden:
-            return OperationResult(errors=[_formatted(error) for error in forbidden])
         return await self._run(self.slices.for_scopes(scopes), document, request, context)
 
     async def run_for_operator(
         self, request: OperationRequest, context: GraphContext
     ) -> OperationResult:
-        document = self._parse(request)
+        document = await asyncio.to_thread(self._check_for_operator, request.query)
         if isinstance(document, OperationResult):
             return document
         return await self._run(self.internal, document, request, context)
@@ -150,11 +180,6 @@ class Executor:
         request: OperationRequest,
         context: GraphContext,
     ) -> OperationResult:
-        invalid = validate(schema._schema, document)
-        if invalid:
-            return OperationResult(
-                errors=[_with_code(e, ErrorCode.GRAPHQL_VALIDATION_FAILED) for e in invalid]
-            )
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 result = execute(

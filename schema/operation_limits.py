@@ -43,6 +43,7 @@ class OperationLimits:
     max_aliases: int = 15
     max_tokens: int = 2000
     max_fields: int = 1000
+    max_field_repeats: int = 10
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,58 @@ class _Measure:
         return total
 
 
+def _fields_of(
+    selection_sets: list[SelectionSetNode],
+    fragments: dict[str, FragmentDefinitionNode],
+    spreading: frozenset[str] = frozenset(),
+) -> dict[str, list[FieldNode]]:
+    """The fields these selection sets select together, by response key, with inline
+    fragments and spreads flattened into them, as execution merges them."""
+    found: dict[str, list[FieldNode]] = {}
+    for selection_set in selection_sets:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                found.setdefault(key, []).append(selection)
+                continue
+            if isinstance(selection, InlineFragmentNode):
+                inner = _fields_of([selection.selection_set], fragments, spreading)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is None or name in spreading:
+                    continue
+                inner = _fields_of([fragment.selection_set], fragments, spreading | {name})
+            else:
+                continue
+            for key, nodes in inner.items():
+                found.setdefault(key, []).extend(nodes)
+    return found
+
+
+def most_repeated(document: DocumentNode) -> tuple[str, int]:
+    """The response key selected most often in one place once same-key fields are merged
+    (their sub-selections too), and how often. Validation compares such fields pairwise,
+    so its work grows with the square of this number.
+
+    Only call it on a document whose expanded size is already bounded: it expands."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    worst = ("", 0)
+    pending = [
+        [d.selection_set] for d in document.definitions if isinstance(d, OperationDefinitionNode)
+    ]
+    while pending:
+        for key, nodes in _fields_of(pending.pop(), fragments).items():
+            if len(nodes) > worst[1]:
+                worst = (key, len(nodes))
+            inner = [node.selection_set for node in nodes if node.selection_set is not None]
+            if inner:
+                pending.append(inner)
+    return worst
+
+
 def measure(document: DocumentNode) -> Shape:
     """The largest depth, and the fields and aliases of all operations together."""
     fragments = {
@@ -155,6 +208,17 @@ def check_shape(document: DocumentNode, limits: OperationLimits) -> list[GraphQL
                 limits.max_fields,
             )
         )
+    else:
+        key, repeats = most_repeated(document)
+        if repeats > limits.max_field_repeats:
+            errors.append(
+                _error(
+                    f"`{key}` is selected {repeats} times in one place once fragments and "
+                    f"same-named fields are merged; the limit is {limits.max_field_repeats}.",
+                    ErrorCode.MAX_FIELDS_EXCEEDED,
+                    limits.max_field_repeats,
+                )
+            )
     if shape.depth > limits.max_depth:
         errors.append(
             _error(

@@ -9,6 +9,7 @@ every participant gets a cursor of its own and paging visits each one exactly on
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from schema.records import (
 from schema.source import ActivitySessionKey
 from server.providers.base import ProviderAdapter
 from server.providers.errors import ProviderError
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -63,6 +66,28 @@ class Position:
         if not valid:
             raise BadUserInput("The `after` cursor is not valid for this connection.")
         return cls(connection, cursor, skip, exhausted)
+
+
+def unavailable(adapter: ProviderAdapter, error: Exception) -> UpstreamUnavailable:
+    """The one place an adapter's failure becomes what a client sees: UPSTREAM_UNAVAILABLE
+    naming the provider. The operator's log gets the connection and the cause; a failure
+    that is not a provider error is a bug, logged with its traceback."""
+    if isinstance(error, ProviderError):
+        log.warning(
+            "provider call failed: connection=%s provider=%s status=%s cause=%s",
+            adapter.connection,
+            adapter.provider,
+            error.status,
+            error.detail,
+        )
+    else:
+        log.error(
+            "provider adapter failed: connection=%s provider=%s",
+            adapter.connection,
+            adapter.provider,
+            exc_info=error,
+        )
+    return UpstreamUnavailable(adapter.provider)
 
 
 class Federation:
@@ -160,8 +185,8 @@ class Federation:
                 continue
             try:
                 values = await fetch(adapter, [keys[i] for i in indexes])
-            except ProviderError as error:
-                failure = UpstreamUnavailable(error.provider)
+            except Exception as error:
+                failure = unavailable(adapter, error)
                 for i in indexes:
                     results[i] = failure
                 continue

@@ -41,6 +41,7 @@ def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
         max_fields=settings.max_fields,
+        max_field_repeats=settings.max_field_repeats,
     )
     executor = Executor(internal, slices, policy, limits, settings.execution_timeout_seconds)
     return policy, executor

@@ -172,6 +172,13 @@ class Settings:
         "Most fields in one operation once its fragments are expanded.",
         _whole(1),
     )
+    max_field_repeats: int = _setting(
+        "MAX_FIELD_REPEATS",
+        "10",
+        "Most times one field may be selected in one place (fragments and same-named fields "
+        "merged).",
+        _whole(1),
+    )
     execution_timeout_seconds: float = _setting(
         "EXECUTION_TIMEOUT", "10", "Seconds an operation may run.", _seconds
     )

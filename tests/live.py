@@ -101,6 +101,23 @@ def running_demo(database_dir: Path, settings: dict[str, str] | None = None) -> 
         _stop(process)
 
 
+async def store_with_business(database_url: str, secret: str, scopes: list[str]) -> str:
+    """Migrate a store, create @tremble in it, and return a key with `scopes`."""
+    from server.store.crypto import CredentialCipher
+    from server.store.database import create_engine, migrate, session_factory
+    from server.store.repository import Store
+
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        store = Store(session_factory(engine), CredentialCipher(secret))
+        business = await store.create_business("tremble", "Tremble Studios")
+        _, key = await store.create_api_key(business.id, name="live", scopes=scopes)
+        return key
+    finally:
+        await engine.dispose()
+
+
 @contextmanager
 def running_server(settings: dict[str, str]) -> Iterator[str]:
     """`business-api serve` with these BUSINESS_API_* settings; yields its base URL."""

@@ -9,6 +9,8 @@ mutation (405), and only then the policy, validation and execution.
 
 from __future__ import annotations
 
+import asyncio
+
 from graphql import GraphQLSyntaxError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -117,7 +119,9 @@ async def _answer(
     if request.method == "GET":
         operation = read_query_string(request, media_type)
         if isinstance(operation, OperationRequest):
-            operation = _refuse_unsafe_get(operation, media_type, services) or operation
+            # Parsing a long document is CPU work: off the event loop, like the executor's.
+            refused = await asyncio.to_thread(_refuse_unsafe_get, operation, media_type, services)
+            operation = refused or operation
     else:
         operation = await _read_body(request, services, media_type)
     if isinstance(operation, Response):

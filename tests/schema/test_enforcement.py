@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -340,3 +341,31 @@ def test_a_mistyped_field_is_not_answered_with_a_hidden_suggestion(slices, graph
 def test_unknown_scopes_do_not_make_another_slice(slices):
     sliced = slices.for_scopes(READ_ONLY_SCOPES)
     assert slices.for_scopes(READ_ONLY_SCOPES | {"admin:write"}) is sliced
+
+
+def test_the_walk_is_linear_however_fragments_multiply(check):
+    # 4**40 spreads of a fragment with a hidden field: walked once, reported once.
+    fragments = " ".join(
+        f"fragment F{i} on BusinessParticipant {{ {' '.join([f'...F{i + 1}'] * 4)} }}"
+        for i in range(40)
+    )
+    document = (
+        "query { activeBusiness { participants { nodes { ...F0 } } } } "
+        + fragments
+        + " fragment F40 on BusinessParticipant { id phone }"
+    )
+    began = time.perf_counter()
+    errors = check(document)
+    assert time.perf_counter() - began < 0.05
+    assert [e.path for e in errors] == [["activeBusiness", "participants", "nodes", "phone"]]
+
+
+def test_a_fragment_spread_in_two_places_is_reported_at_both(check):
+    document = """query { activeBusiness {
+      a: participants { nodes { ...Person } } b: participants { nodes { ...Person } }
+    } } fragment Person on BusinessParticipant { phone }"""
+    paths = [e.path for e in check(document)]
+    assert paths == [
+        ["activeBusiness", "a", "nodes", "phone"],
+        ["activeBusiness", "b", "nodes", "phone"],
+    ]

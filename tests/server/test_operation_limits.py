@@ -19,7 +19,9 @@ TIMEOUT = 0.5
 
 @pytest.fixture
 def setting_overrides() -> dict[str, Any]:
-    return {"execution_timeout_seconds": TIMEOUT, "max_depth": DEPTH}
+    # The token test's document repeats `__typename` hundreds of times: the limit on
+    # repeated fields (tested in test_hostile_operations.py) is lifted here.
+    return {"execution_timeout_seconds": TIMEOUT, "max_depth": DEPTH, "max_field_repeats": 1000}
 
 
 # Depth limit for these tests: the deepest public query is seven fields deep, so the limit
