@@ -36,6 +36,7 @@ class Spec:
     meaning: str
     parse: Callable[[str], Any]
     required: bool = False
+    shown: str | None = None  # the default as documentation states it, when not its text
 
     @property
     def name(self) -> str:
@@ -94,8 +95,9 @@ def _setting(
     parse: Callable[[str], Any] = _text,
     *,
     required: bool = False,
+    shown: str | None = None,
 ) -> Any:
-    return field(metadata={"spec": Spec(variable, default, meaning, parse, required)})
+    return field(metadata={"spec": Spec(variable, default, meaning, parse, required, shown)})
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,13 @@ class Settings:
         "when unset).",
         _url(("http://", "https://")),
     )
-    policy_path: Path = _setting("POLICY", str(DEFAULT_POLICY), "The access policy file.", Path)
+    policy_path: Path = _setting(
+        "POLICY",
+        str(DEFAULT_POLICY),
+        "The access policy file.",
+        Path,
+        shown="the packaged `policies/business-api.toml`",
+    )
     key_rate_limit: int = _setting(
         "KEY_RATE_LIMIT", "60", "Requests per minute per API key.", _whole(1)
     )
@@ -231,3 +239,17 @@ def specs() -> Iterator[tuple[str, Spec]]:
     """(field name, spec) of every setting, in declaration order."""
     for item in fields(Settings):
         yield item.name, item.metadata["spec"]
+
+
+def markdown_table() -> str:
+    """The settings as the README lists them (a test keeps the two equal)."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for _, spec in specs():
+        if spec.shown:
+            default = spec.shown
+        elif spec.required:
+            default = "(required)"
+        else:
+            default = f"`{spec.default}`" if spec.default else "unset"
+        rows.append(f"| `{spec.name}` | {default} | {spec.meaning} |")
+    return "\n".join(rows)

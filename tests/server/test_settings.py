@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from server.settings import Settings, SettingsError
+from server.settings import Settings, SettingsError, markdown_table
 
 SECRET = {"BUSINESS_API_SECRET_KEY": "a-secret-key-of-enough-length"}
 
@@ -38,3 +40,8 @@ def test_a_wrong_setting_is_an_error_naming_the_variable(
 ) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_environ(environ)
+
+
+def test_the_readme_lists_every_setting_as_the_settings_declare_them() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert markdown_table() in readme
