@@ -54,9 +54,9 @@ async def _node(info: Info, gid: str) -> Business | BusinessParticipant | Activi
         session_key = ActivitySessionKey(decoded.connection, decoded.provider_id)
         session = await loaders.activity_session_by_key.load(session_key)
         connections = await directory.connections(business)
-        kind = next((c.kind for c in connections if c.public_id == decoded.connection), "")
+        provider = next((c.provider for c in connections if c.public_id == decoded.connection), "")
         return (
-            ActivitySession(key=session_key, business=business, provider_kind=kind)
+            ActivitySession(key=session_key, business=business, provider=provider)
             if session
             else None
         )
@@ -121,14 +121,18 @@ class Mutation:
         self,
         info: Info,
         business_id: strawberry.ID,
-        kind: str,
+        provider: str,
         base_url: str,
         account_id: str,
         credential: str,
     ) -> ProviderConnection:
         business = await _business_of(info, business_id)
         record = await info.context.directory.connect_provider(
-            business, kind=kind, base_url=base_url, account_id=account_id, credential=credential
+            business,
+            provider=provider,
+            base_url=base_url,
+            account_id=account_id,
+            credential=credential,
         )
         return ProviderConnection(record=record)
 

@@ -1,9 +1,9 @@
 """Opaque, signed pagination cursors.
 
 A cursor is `base64url(json payload) "." base64url(hmac)`. The payload names the business
-and the connection it was issued for (e.g. one participant's registrations), so a cursor
-that was tampered with, or carried to another business or another connection, is refused
-with BAD_USER_INPUT instead of being trusted.
+and the list it was issued for (a business's participants, one participant's
+registrations), so a cursor that was tampered with, or carried to another business or
+another list, is refused with BAD_USER_INPUT instead of being trusted.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from schema.errors import BadUserInput
 
 _VERSION = 1
-_MAX_LENGTH = 2048
+_MAX_LENGTH = 4096  # a position per provider connection fits
 
 
 def _b64(data: bytes) -> str:
@@ -36,16 +36,16 @@ class CursorCodec:
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, b"cursor:" + payload, hashlib.sha256).digest()[:18]
 
-    def encode(self, *, business: str, connection: str, position: Any) -> str:
+    def encode(self, *, business: str, list_name: str, position: Any) -> str:
         payload = json.dumps(
-            {"v": _VERSION, "b": business, "c": connection, "p": position},
+            {"v": _VERSION, "b": business, "c": list_name, "p": position},
             separators=(",", ":"),
         ).encode()
         return f"{_b64(payload)}.{_b64(self._sign(payload))}"
 
-    def decode(self, cursor: str, *, business: str, connection: str) -> Any:
+    def decode(self, cursor: str, *, business: str, list_name: str) -> Any:
         """Return the position the cursor carries, or raise BAD_USER_INPUT."""
-        invalid = BadUserInput("The `after` cursor is not valid for this connection.")
+        invalid = BadUserInput("The `after` cursor is not valid for this list.")
         if not isinstance(cursor, str) or len(cursor) > _MAX_LENGTH:
             raise invalid
         body, _, signature = cursor.partition(".")
@@ -64,7 +64,7 @@ class CursorCodec:
             not isinstance(data, dict)
             or data.get("v") != _VERSION
             or data.get("b") != business
-            or data.get("c") != connection
+            or data.get("c") != list_name
         ):
             raise invalid
         return data.get("p")

@@ -52,12 +52,15 @@ class NotFound(ClientError):
 
 
 class UpstreamUnavailable(ClientError):
-    """A provider did not answer usefully; the message never carries the provider's text."""
+    """A provider connection did not answer usefully; the message never carries the
+    provider's text. `extensions` name the provider and the connection's public id."""
 
     code = ErrorCode.UPSTREAM_UNAVAILABLE
 
-    def __init__(self, provider: str) -> None:
+    def __init__(self, provider: str, connection: str) -> None:
         super().__init__(
-            f"The {provider} provider is unavailable; this field could not be loaded.",
+            f"The {provider} connection {connection} is unavailable; what it serves is "
+            "missing here.",
             provider=provider,
+            connection=connection,
         )

@@ -6,13 +6,12 @@ not care) which provider a participant came from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Generic, TypeVar
 
+from schema.errors import ClientError
 from schema.scalars import Instant
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class ParticipantRecord:
     email: str | None
     phone: str | None = None
     created_at: Instant | None = None
-    source: str = ""
+    provider: str = ""  # the provider it was read from
 
 
 @dataclass(frozen=True)
@@ -75,9 +74,19 @@ class PurchaseRecord:
     created_at: Instant | None
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a provider list: the items, and where to continue (None at the end)."""
+# Where a listing of a business's participants stands: for each provider connection
+# (by its public id) the adapter's position in it, or None once it is finished. A
+# connection not named has not been started.
+Position = Mapping[str, str | None]
 
-    items: tuple[T, ...]
-    next_position: str | None
+
+@dataclass(frozen=True)
+class ParticipantsPage:
+    """One page of participants across connections: each with the position just after it;
+    where the next page starts; whether anything may follow (true while any connection
+    is unfinished or failed); and the connections that failed, as client-safe errors."""
+
+    items: tuple[tuple[ParticipantRecord, Position], ...]
+    end: Position
+    has_next: bool
+    failures: tuple[ClientError, ...] = ()

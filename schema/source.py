@@ -14,9 +14,10 @@ from typing import Protocol
 from schema.records import (
     ActivitySessionRecord,
     ConsentRecord,
-    Page,
     ParticipantKey,
     ParticipantRecord,
+    ParticipantsPage,
+    Position,
     PurchaseRecord,
     RegistrationRecord,
 )
@@ -35,10 +36,9 @@ class BusinessSource(Protocol):
     provider raises `UpstreamUnavailable` for the keys it serves.
     """
 
-    async def participants(
-        self, *, first: int, after: str | None
-    ) -> Page[tuple[ParticipantRecord, str]]:
-        """A page of participants, each with the position just after it."""
+    async def participants(self, *, first: int, after: Position | None) -> ParticipantsPage:
+        """A page of participants from `after` (None: the start), with every connection
+        that failed named in the page instead of failing the whole list."""
 
     async def participants_by_key(
         self, keys: Sequence[ParticipantKey]
@@ -61,17 +61,25 @@ class BusinessSource(Protocol):
     ) -> list[ActivitySessionRecord | None | BaseException]: ...
 
 
+# The store hands out these records and the graph reads them: one record per concept.
+# `id` and `business_id` are the store's own keys, used by the server and never shown.
+
+
 @dataclass(frozen=True)
 class BusinessRecord:
+    id: int
     public_id: str
     handle: str
     name: str
+    rate_limit_per_minute: int | None  # None: the server's default
     created_at: datetime
 
 
 @dataclass(frozen=True)
 class ApiKeyRecord:
+    id: int
     key_id: str
+    business_id: int
     name: str
     scopes: tuple[str, ...]
     created_at: datetime
@@ -79,14 +87,26 @@ class ApiKeyRecord:
     revoked_at: datetime | None
     expires_at: datetime | None
 
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
 
 @dataclass(frozen=True)
 class ConnectionRecord:
+    """A business's account at a provider (a provider connection)."""
+
+    id: int
     public_id: str
-    kind: str
+    business_id: int
+    provider: str
     mode: str
     base_url: str
     account_id: str
+    position: int  # order among the business's connections: the order participants list in
     created_at: datetime
 
 
@@ -124,7 +144,7 @@ class Directory(Protocol):
         self,
         business: BusinessRecord,
         *,
-        kind: str,
+        provider: str,
         base_url: str,
         account_id: str,
         credential: str,

@@ -23,6 +23,8 @@ from server.http.internal_errors import InternalErrors
 from server.http.protocol import BoundedHttpProtocol
 from server.http.reference import reference_page
 from server.http.responses import error_response
+from server.providers.registry import PROVIDERS
+from server.providers.spec import ProviderSpec
 from server.services import Services
 from server.settings import Settings
 
@@ -47,18 +49,24 @@ def create_app(
     *,
     upstream: httpx.AsyncBaseTransport | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    providers: Sequence[ProviderSpec] = PROVIDERS,
 ) -> Starlette:
     """`upstream` replaces the transport of provider calls (tests route it to emulators);
-    `extra_routes` mounts more apps, such as the demo's emulators."""
-    services = Services.build(settings, upstream)
+    `extra_routes` mounts more apps, such as the demo's emulators; `providers` replaces
+    the registry."""
+    services = Services.build(settings, upstream, providers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        recorder = asyncio.create_task(services.key_use.run())
+        background = [
+            asyncio.create_task(services.key_use.run()),
+            asyncio.create_task(services.watcher.run()),
+        ]
         try:
             yield
         finally:
-            recorder.cancel()
+            for task in background:
+                task.cancel()
             await services.close()
 
     routes: list[BaseRoute] = [

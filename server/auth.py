@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 
-from server.store.repository import ApiKeyRow, BusinessRow, Store
+from schema.source import ApiKeyRecord, BusinessRecord
+from server.store.repository import Store
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def bearer_token(request: Request) -> str | None:
 
 async def authenticate_key(
     request: Request, store: Store, handle: str
-) -> tuple[BusinessRow, ApiKeyRow] | None:
+) -> tuple[BusinessRecord, ApiKeyRecord] | None:
     """The key's business and key, or None. A key used on another business's handle is
     refused exactly like an unknown key, so the answer never tells which handles exist."""
     token = bearer_token(request)

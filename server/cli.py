@@ -6,6 +6,7 @@ Output meant for scripts (a new key) goes to stdout alone; everything else to st
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,24 @@ def _run(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
 
 def _say(message: str) -> None:
     click.echo(message, err=True)
+
+
+def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """Rows as JSON lines, or as a table with a header row."""
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    if not rows:
+        _say("(none)")
+        return
+    headers = [name.replace("_", " ").upper() for name in rows[0]]
+    table = [headers] + [[str(value) for value in row.values()] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
+    for line in table:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
 
 
 def _settings() -> Settings:
@@ -204,37 +223,143 @@ def connections() -> None:
     """Connect businesses to their platforms."""
 
 
+def _provider_names() -> list[str]:
+    from server.providers.registry import PROVIDERS
+
+    return [spec.name for spec in PROVIDERS]
+
+
+def _credential(credential: str | None, credential_file: Path | None) -> str:
+    """The credential from the option, standard input (`-`) or a file, so that it can stay
+    out of the shell's history."""
+    if (credential is None) == (credential_file is None):
+        raise click.UsageError("Give the credential with --credential or --credential-file.")
+    if credential_file is not None:
+        try:
+            text = credential_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise click.ClickException(
+                f"Cannot read {credential_file}: {error.strerror}."
+            ) from None
+    elif credential == "-":
+        text = sys.stdin.read()
+    else:
+        text = credential or ""
+    text = text.strip()
+    if not text:
+        raise click.ClickException("The credential is empty.")
+    return text
+
+
 @connections.command("add")
-@click.option("--business", "handle", required=True)
-@click.option("--provider", type=click.Choice(["wix"]), required=True)
-@click.option("--base-url", required=True, help="e.g. https://www.wixapis.com")
-@click.option("--account-id", required=True, help="The account at the provider (Wix: site id).")
-@click.option("--credential", required=True, help="The provider API key; stored encrypted.")
+@click.option("--business", "handle", required=True, help="The business's handle.")
+@click.option("--provider", type=click.Choice(_provider_names()), required=True)
+@click.option("--base-url", default=None, help="The provider's API base URL (its default).")
+@click.option("--account-id", required=True, help="The business's account at the provider.")
+@click.option("--credential", default=None, help="The provider credential, or - for stdin.")
+@click.option(
+    "--credential-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the credential from this file.",
+)
 @_run
 async def connections_add(
-    handle: str, provider: str, base_url: str, account_id: str, credential: str
+    handle: str,
+    provider: str,
+    base_url: str | None,
+    account_id: str,
+    credential: str | None,
+    credential_file: Path | None,
 ) -> None:
+    """Connect a business to a provider; the credential is stored encrypted."""
+    secret = _credential(credential, credential_file)
+
     async def work(services: Any) -> None:
+        spec = services.spec(provider)
+        url = base_url or spec.default_base_url
+        problem = spec.check_connection(url, account_id)
+        if problem:
+            raise click.ClickException(problem)
         business_id = await _business_id(services, handle)
-        row = await services.store.add_connection(
+        connection = await services.store.add_connection(
             business_id,
-            kind=provider,
-            base_url=base_url,
+            provider=provider,
+            base_url=url,
             account_id=account_id,
-            credential=credential,
-            mode="live",
+            credential=secret,
+            mode=spec.mode,
         )
-        _say(f"Connected @{handle} to {provider} ({row.public_id}).")
+        _say(f"Connected @{handle} to {spec.title} ({connection.public_id}).")
+
+    await _with_services(_settings(), work)
+
+
+@connections.command("update")
+@click.argument("connection_id")
+@click.option("--base-url", default=None, help="A new API base URL.")
+@click.option("--account-id", default=None, help="A new account id at the provider.")
+@click.option("--credential", default=None, help="A new credential, or - for stdin.")
+@click.option("--credential-file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@_run
+async def connections_update(
+    connection_id: str,
+    base_url: str | None,
+    account_id: str | None,
+    credential: str | None,
+    credential_file: Path | None,
+) -> None:
+    """Change a connection in place (e.g. rotate its credential); its GIDs stay the same."""
+    secret = (
+        _credential(credential, credential_file)
+        if credential is not None or credential_file is not None
+        else None
+    )
+    if base_url is None and account_id is None and secret is None:
+        raise click.UsageError("Give --base-url, --account-id or a new credential.")
+
+    async def work(services: Any) -> None:
+        current = await services.store.get_connection(connection_id)
+        if current is None:
+            raise click.ClickException(f"No connection has the id {connection_id!r}.")
+        spec = services.spec(current.provider)
+        if spec is not None:
+            problem = spec.check_connection(
+                base_url or current.base_url, account_id or current.account_id
+            )
+            if problem:
+                raise click.ClickException(problem)
+        await services.store.update_connection(
+            connection_id, base_url=base_url, account_id=account_id, credential=secret
+        )
+        _say(f"Updated connection {connection_id}.")
 
     await _with_services(_settings(), work)
 
 
 @connections.command("list")
+@click.option("--business", "handle", default=None, help="Only this business's connections.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per connection.")
 @_run
-async def connections_list() -> None:
+async def connections_list(handle: str | None, as_json: bool) -> None:
+    """Every connection: its business, provider, mode, base URL and account."""
+
     async def work(services: Any) -> None:
-        for row in await services.store.list_connections():
-            click.echo(f"{row.public_id}\t{row.kind}\t{row.mode}\t{row.base_url}\t{row.account_id}")
+        business_id = await _business_id(services, handle) if handle else None
+        handles = {b.id: b.handle for b in await services.store.list_businesses()}
+        rows = [
+            {
+                "id": c.public_id,
+                "business": handles.get(c.business_id, ""),
+                "provider": c.provider,
+                "mode": c.mode,
+                "base_url": c.base_url,
+                "account_id": c.account_id,
+                "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
+            }
+            for c in await services.store.list_connections(business_id)
+        ]
+        _print_rows(rows, as_json)
 
     await _with_services(_settings(), work)
 

@@ -1,8 +1,8 @@
 """`business-api demo`: a working server from a fresh clone, with nothing to configure.
 
-One SQLite file, one business (@tremble, "Tremble Studios") connected to a Wix site that
-an emulator serves from this same process under `/_emulators/wix`, reached over real HTTP
-exactly as the real Wix API would be.
+One SQLite file, one business (@tremble, "Tremble Studios") connected to every provider
+the registry lists, each served by its emulator from this same process under
+`/_emulators/<provider>`, reached over real HTTP exactly as the real API would be.
 """
 
 from __future__ import annotations
@@ -21,23 +21,29 @@ from starlette.routing import Mount
 
 from server.app import create_app, uvicorn_options
 from server.http.graphiql import EXAMPLE_QUERY
-from server.providers.wix.dataset import generate_dataset
-from server.providers.wix.emulator import create_emulator
+from server.providers.spec import ProviderSpec
 from server.services import REQUIRED_SCOPE, Services
 from server.settings import Settings
 from server.store.database import migrate
 
 HANDLE = "tremble"
 NAME = "Tremble Studios"
-PARTICIPANTS = 300
+PARTICIPANTS = 300  # per provider
 SEED = 7
+
+
+@dataclass(frozen=True)
+class EmulatedConnection:
+    spec: ProviderSpec
+    base_url: str
+    account_id: str
+    credential: str
 
 
 @dataclass(frozen=True)
 class DemoSetup:
     api_key: str
-    wix_key: str
-    wix_site: str
+    connections: tuple[EmulatedConnection, ...]
 
 
 def _demo_secret(database: Path) -> str:
@@ -56,36 +62,46 @@ def demo_settings(database: Path) -> Settings:
     return Settings.from_environ(environ)
 
 
-async def prepare(settings: Settings, emulator_url: str) -> DemoSetup:
-    """Create or reuse the business and its Wix connection; mint a fresh key."""
+def emulator_url(base: str, spec: ProviderSpec) -> str:
+    return f"{base}/_emulators/{spec.name}"
+
+
+async def prepare(settings: Settings, base: str) -> DemoSetup:
+    """Create or reuse the business and one connection per provider; mint a fresh key."""
     services = Services.build(settings)
     try:
         await migrate(services.engine)
         store = services.store
         business = await store.get_business(HANDLE) or await store.create_business(HANDLE, NAME)
-        configs = [
-            c for c in await store.connection_configs(business.id) if c.connection.kind == "wix"
-        ]
-        if configs and configs[0].connection.base_url != emulator_url:
-            # Another port this time: same connection (so the same GIDs), new address.
-            await store.move_connection(configs[0].connection.public_id, emulator_url)
-        if not configs:
-            await store.add_connection(
-                business.id,
-                kind="wix",
-                base_url=emulator_url,
-                account_id=f"site-{secrets.token_hex(4)}",
-                credential=secrets.token_urlsafe(24),
-                mode="live",
+        configs = {c.connection.provider: c for c in await store.connection_configs(business.id)}
+        connections = []
+        for spec in services.providers:
+            url = emulator_url(base, spec)
+            config = configs.get(spec.name)
+            if config is None or config.credential is None:
+                credential = secrets.token_urlsafe(24)
+                await store.add_connection(
+                    business.id,
+                    provider=spec.name,
+                    base_url=url,
+                    account_id=spec.emulated.account_id,
+                    credential=credential,
+                    mode=spec.mode,
+                )
+                connections.append(
+                    EmulatedConnection(spec, url, spec.emulated.account_id, credential)
+                )
+                continue
+            if config.connection.base_url != url:
+                # Another port this time: the same connection (so the same GIDs), moved.
+                await store.update_connection(config.connection.public_id, base_url=url)
+            connections.append(
+                EmulatedConnection(spec, url, config.connection.account_id, config.credential)
             )
-            configs = [
-                c for c in await store.connection_configs(business.id) if c.connection.kind == "wix"
-            ]
         scopes = list(services.policy.scopes)
         assert REQUIRED_SCOPE in scopes
         _, api_key = await store.create_api_key(business.id, name="demo", scopes=scopes)
-        wix = configs[0]
-        return DemoSetup(api_key, wix.credential, wix.connection.account_id)
+        return DemoSetup(api_key, tuple(connections))
     finally:
         await services.close()
 
@@ -94,13 +110,15 @@ def run_demo(*, host: str, port: int, database: Path) -> None:
     settings = demo_settings(database)
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = f"http://{local}:{port}"
-    setup = asyncio.run(prepare(settings, f"{base}/_emulators/wix"))
-    emulator = create_emulator(
-        generate_dataset(seed=SEED, contacts=PARTICIPANTS),
-        api_key=setup.wix_key,
-        site_id=setup.wix_site,
-    )
-    app = create_app(settings, extra_routes=[Mount("/_emulators/wix", app=emulator.app)])
+    setup = asyncio.run(prepare(settings, base))
+    mounts = []
+    for connection in setup.connections:
+        emulated = connection.spec.emulated
+        emulator = emulated.emulator(
+            emulated.dataset(SEED, PARTICIPANTS), connection.account_id, connection.credential
+        )
+        mounts.append(Mount(f"/_emulators/{connection.spec.name}", app=emulator.app))
+    app = create_app(settings, extra_routes=mounts)
     url = f"{base}/@{HANDLE}/api/graphql"
     body = json.dumps({"query": " ".join(EXAMPLE_QUERY.split())})
     click.echo(f"API key: {setup.api_key}")

@@ -1,33 +1,37 @@
 """One business's data across its provider connections: the `BusinessSource` the graph uses.
 
 Participants are listed connection by connection, in the order the connections were made.
-A position (carried inside the signed cursor) names the connection, the provider's own
-cursor of the page being read, and how many items of that page were already returned, so
-every participant gets a cursor of its own and paging visits each one exactly once.
+The listing's position holds each connection's own position (the adapter's format,
+opaque here), so a connection that fails keeps its place while the page fills from the
+healthy ones, and a client paging on after it recovers sees each participant once.
+
+Relations (consent, registrations, purchases, sessions) are asked of each connection once
+per batch, all connections at the same time; a failing connection fails only the keys it
+serves. The one place an adapter's failure becomes what a client sees is `unavailable`.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from schema.errors import BadUserInput, UpstreamUnavailable
+from schema.errors import ClientError, UpstreamUnavailable
 from schema.records import (
     ActivitySessionRecord,
     ConsentRecord,
-    Page,
     ParticipantKey,
     ParticipantRecord,
+    ParticipantsPage,
+    Position,
     PurchaseRecord,
     RegistrationRecord,
 )
 from schema.source import ActivitySessionKey
-from server.providers.base import ProviderAdapter
 from server.providers.errors import ProviderError
+from server.runtimes import ConnectionRuntime
 
 log = logging.getLogger(__name__)
 
@@ -35,170 +39,110 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where a participants listing stands within one connection."""
-
-    connection: str
-    provider_cursor: str | None = None  # the provider page being read (None: the first)
-    skip: int = 0  # items of that page already returned
-    exhausted: bool = False  # the connection has nothing after this point
-
-    def encode(self) -> str:
-        return json.dumps(
-            [self.connection, self.provider_cursor, self.skip, self.exhausted],
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def decode(cls, text: str) -> Position:
-        try:
-            connection, cursor, skip, exhausted = json.loads(text)
-        except (ValueError, TypeError):
-            raise BadUserInput("The `after` cursor is not valid for this connection.") from None
-        valid = (
-            isinstance(connection, str)
-            and (cursor is None or isinstance(cursor, str))
-            and isinstance(skip, int)
-            and skip >= 0
-            and isinstance(exhausted, bool)
-        )
-        if not valid:
-            raise BadUserInput("The `after` cursor is not valid for this connection.")
-        return cls(connection, cursor, skip, exhausted)
-
-
-def unavailable(adapter: ProviderAdapter, error: Exception) -> UpstreamUnavailable:
-    """The one place an adapter's failure becomes what a client sees: UPSTREAM_UNAVAILABLE
-    naming the provider. The operator's log gets the connection and the cause; a failure
-    that is not a provider error is a bug, logged with its traceback."""
+def unavailable(runtime: ConnectionRuntime, error: Exception) -> UpstreamUnavailable:
+    """UPSTREAM_UNAVAILABLE naming the provider and the connection, for the client; the
+    connection and the cause, for the operator's log. A failure that is not a provider
+    error is a bug, logged with its traceback."""
+    connection, provider = runtime.connection.public_id, runtime.provider
     if isinstance(error, ProviderError):
         log.warning(
             "provider call failed: connection=%s provider=%s status=%s cause=%s",
-            adapter.connection,
-            adapter.provider,
+            connection,
+            provider,
             error.status,
             error.detail,
         )
     else:
         log.error(
             "provider adapter failed: connection=%s provider=%s",
-            adapter.connection,
-            adapter.provider,
+            connection,
+            provider,
             exc_info=error,
         )
-    return UpstreamUnavailable(adapter.provider)
+    return UpstreamUnavailable(provider, connection)
 
 
 class Federation:
-    """Implements `schema.source.BusinessSource` over a business's provider adapters."""
+    """Implements `schema.source.BusinessSource` over a business's connection runtimes."""
 
-    def __init__(self, load_adapters: Callable[[], Awaitable[list[ProviderAdapter]]]) -> None:
-        self._load_adapters = load_adapters
-        self._adapters: list[ProviderAdapter] | None = None
+    def __init__(self, load: Callable[[], Awaitable[list[ConnectionRuntime]]]) -> None:
+        self._load = load
+        self._runtimes: list[ConnectionRuntime] | None = None
 
-    async def adapters(self) -> list[ProviderAdapter]:
-        if self._adapters is None:
-            self._adapters = await self._load_adapters()
-        return self._adapters
+    async def runtimes(self) -> list[ConnectionRuntime]:
+        if self._runtimes is None:
+            self._runtimes = await self._load()
+        return self._runtimes
 
-    async def _adapter_for(self, connection: str) -> ProviderAdapter | None:
-        return next((a for a in await self.adapters() if a.connection == connection), None)
-
-    async def participants(
-        self, *, first: int, after: str | None
-    ) -> Page[tuple[ParticipantRecord, str]]:
-        adapters = await self.adapters()
-        if not adapters:
-            return Page((), None)
-        order = [a.connection for a in adapters]
-        position = Position.decode(after) if after else Position(order[0])
-        if position.connection not in order:
-            raise BadUserInput("The `after` cursor refers to a connection that no longer exists.")
-        index = order.index(position.connection)
+    async def participants(self, *, first: int, after: Position | None) -> ParticipantsPage:
+        runtimes = await self.runtimes()
+        place: dict[str, str | None] = {}
+        if after is not None:
+            # A connection removed since the cursor was issued has nothing left to list.
+            known = {r.connection.public_id for r in runtimes}
+            place = {c: p for c, p in after.items() if c in known}
         items: list[tuple[ParticipantRecord, Position]] = []
-        while index < len(adapters) and len(items) < first:
-            if position.exhausted:
-                index += 1
-                position = Position(order[index]) if index < len(adapters) else position
-                continue
-            adapter = adapters[index]
-            need = first - len(items)
-            page = await self._list(adapter, position, need)
-            fresh = page.items[position.skip :]
-            for offset, record in enumerate(fresh[:need], start=position.skip + 1):
-                if offset < len(page.items):
-                    after_it = Position(adapter.connection, position.provider_cursor, offset)
-                elif page.next_cursor:
-                    after_it = Position(adapter.connection, page.next_cursor)
-                else:
-                    after_it = Position(adapter.connection, exhausted=True)
-                items.append((record, after_it))
-            if len(fresh) > need:
+        failures: list[UpstreamUnavailable] = []
+        for runtime in runtimes:
+            connection = runtime.connection.public_id
+            while len(items) < first and (connection not in place or place[connection]):
+                try:
+                    listed = await runtime.adapter.list_participants(
+                        position=place.get(connection), limit=first - len(items)
+                    )
+                except ClientError:
+                    raise  # a cursor the adapter refuses: the client's mistake, not an outage
+                except Exception as error:
+                    failures.append(unavailable(runtime, error))
+                    break  # it keeps its place; the page fills from the next connections
+                for record, position in listed.participants:
+                    place[connection] = position
+                    items.append((record, dict(place)))
+                place[connection] = listed.end
+                if not listed.participants:
+                    break
+            if len(items) >= first:
                 break
-            position = (
-                Position(adapter.connection, page.next_cursor)
-                if page.next_cursor
-                else Position(adapter.connection, exhausted=True)
-            )
-        if not items:
-            return Page((), None)
-        last = items[-1][1]
-        more = not last.exhausted or await self._any_after(adapters, order.index(last.connection))
-        encoded = tuple((record, where.encode()) for record, where in items)
-        return Page(encoded, encoded[-1][1] if more else None)
-
-    async def _list(self, adapter: ProviderAdapter, position: Position, need: int) -> Any:
-        try:
-            return await adapter.list_participants(
-                cursor=position.provider_cursor, limit=position.skip + need
-            )
-        except ProviderError as error:
-            raise UpstreamUnavailable(error.provider) from error
-
-    async def _any_after(self, adapters: list[ProviderAdapter], index: int) -> bool:
-        """Whether a later connection has participants (asked only at a connection's end)."""
-        for adapter in adapters[index + 1 :]:
-            page = await self._list(adapter, Position(adapter.connection), 1)
-            if page.items:
-                return True
-        return False
+        has_next = any(place.get(r.connection.public_id, "") is not None for r in runtimes)
+        return ParticipantsPage(tuple(items), dict(place), has_next, tuple(failures))
 
     async def _by_connection(
         self,
         keys: Sequence[K],
         connection_of: Callable[[K], str],
-        fetch: Callable[[ProviderAdapter, list[K]], Awaitable[list[V]]],
+        fetch: Callable[[ConnectionRuntime, list[K]], Awaitable[list[V]]],
         missing: V,
     ) -> list[V | BaseException]:
-        """Split a batch by connection, fetch each group once, answer in the keys' order.
-
-        A failing provider fails only the keys it serves.
-        """
+        """Split a batch by connection, fetch each group once (all groups at the same
+        time), answer in the keys' order. A failing connection fails only its keys."""
         groups: dict[str, list[int]] = defaultdict(list)
         for i, key in enumerate(keys):
             groups[connection_of(key)].append(i)
+        by_id = {r.connection.public_id: r for r in await self.runtimes()}
         results: list[V | BaseException] = [missing] * len(keys)
-        for connection, indexes in groups.items():
-            adapter = await self._adapter_for(connection)
-            if adapter is None:
-                continue
+
+        async def one(connection: str, indexes: list[int]) -> None:
+            runtime = by_id.get(connection)
+            if runtime is None:  # a key of a connection removed meanwhile: nothing there
+                return
             try:
-                values = await fetch(adapter, [keys[i] for i in indexes])
+                values = await fetch(runtime, [keys[i] for i in indexes])
             except Exception as error:
-                failure = unavailable(adapter, error)
+                failure = unavailable(runtime, error)
                 for i in indexes:
                     results[i] = failure
-                continue
+                return
             for i, value in zip(indexes, values, strict=True):
                 results[i] = value
+
+        await asyncio.gather(*(one(c, indexes) for c, indexes in groups.items()))
         return results
 
     async def participants_by_key(
         self, keys: Sequence[ParticipantKey]
     ) -> list[ParticipantRecord | None | BaseException]:
-        async def fetch(adapter: ProviderAdapter, group: list[ParticipantKey]) -> list[Any]:
-            found = await adapter.participants_by_id([k.provider_id for k in group])
+        async def fetch(runtime: ConnectionRuntime, group: list[ParticipantKey]) -> list[Any]:
+            found = await runtime.adapter.participants_by_id([k.provider_id for k in group])
             return [found.get(k.provider_id) for k in group]
 
         return await self._by_connection(keys, lambda k: k.connection, fetch, None)
@@ -207,28 +151,28 @@ class Federation:
         self, participants: Sequence[ParticipantRecord]
     ) -> list[ConsentRecord | None | BaseException]:
         return await self._by_connection(
-            participants, lambda p: p.key.connection, lambda a, g: a.consents(g), None
+            participants, lambda p: p.key.connection, lambda r, g: r.adapter.consents(g), None
         )
 
     async def registrations(
         self, participants: Sequence[ParticipantRecord]
     ) -> list[Sequence[RegistrationRecord] | BaseException]:
         return await self._by_connection(
-            participants, lambda p: p.key.connection, lambda a, g: a.registrations(g), []
+            participants, lambda p: p.key.connection, lambda r, g: r.adapter.registrations(g), []
         )
 
     async def purchases(
         self, participants: Sequence[ParticipantRecord]
     ) -> list[Sequence[PurchaseRecord] | BaseException]:
         return await self._by_connection(
-            participants, lambda p: p.key.connection, lambda a, g: a.purchases(g), []
+            participants, lambda p: p.key.connection, lambda r, g: r.adapter.purchases(g), []
         )
 
     async def activity_sessions(
         self, keys: Sequence[ActivitySessionKey]
     ) -> list[ActivitySessionRecord | None | BaseException]:
-        async def fetch(adapter: ProviderAdapter, group: list[ActivitySessionKey]) -> list[Any]:
-            found = await adapter.activity_sessions([k.provider_id for k in group])
+        async def fetch(runtime: ConnectionRuntime, group: list[ActivitySessionKey]) -> list[Any]:
+            found = await runtime.adapter.activity_sessions([k.provider_id for k in group])
             return [found.get(k.provider_id) for k in group]
 
         return await self._by_connection(keys, lambda k: k.connection, fetch, None)

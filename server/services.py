@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -19,12 +20,18 @@ from server.auth import KeyUseRecorder
 from server.directory import StoreDirectory
 from server.limits.in_process import MemoryRateLimiter
 from server.limits.in_redis import RedisRateLimiter
+from server.limits.outbound import budget_storage
 from server.limits.rate import RateLimiter
+from server.providers.breaker import breaker_factory
 from server.providers.http import HttpxTransport, UpstreamLimits
+from server.providers.registry import PROVIDERS
+from server.providers.spec import ProviderSpec
+from server.runtimes import Runtimes
 from server.settings import Settings
 from server.store.crypto import CredentialCipher
 from server.store.database import create_engine, session_factory
 from server.store.repository import Store
+from server.store_watch import StoreWatcher
 
 REQUIRED_SCOPE = "business:read"
 
@@ -65,47 +72,71 @@ class Services:
     engine: AsyncEngine
     store: Store
     upstream: HttpxTransport
+    providers: tuple[ProviderSpec, ...]
+    runtimes: Runtimes
     policy: Policy
     executor: Executor
     directory: StoreDirectory
     cursors: CursorCodec
     key_use: KeyUseRecorder
+    watcher: StoreWatcher
     reference_html: str
     rate_limiter: RateLimiter
 
     @classmethod
     def build(
-        cls, settings: Settings, upstream: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: Settings,
+        upstream: httpx.AsyncBaseTransport | None = None,
+        providers: Sequence[ProviderSpec] = PROVIDERS,
     ) -> Services:
-        """`upstream` replaces the transport of provider calls (tests route it to emulators)."""
+        """`upstream` replaces the transport of provider calls (tests route it to emulators);
+        `providers` replaces the registry (tests add a provider of their own)."""
         policy, executor = load_checked_policy(settings)
         engine = create_engine(settings.database_url)
         secret = str(settings.secret_key)
-        store = Store(session_factory(engine), CredentialCipher(secret))
+        specs = tuple(providers)
+        store = Store(
+            session_factory(engine), CredentialCipher(secret), providers=[s.name for s in specs]
+        )
         transport = HttpxTransport(upstream)
+        runtimes = Runtimes(
+            store,
+            specs,
+            transport,
+            UpstreamLimits(
+                timeout_seconds=settings.upstream_timeout_seconds,
+                max_bytes=settings.max_upstream_bytes,
+                max_pages=settings.max_upstream_pages,
+            ),
+            budget_storage(settings.redis_url),
+            breaker_factory(settings.breaker_failures, settings.breaker_cooldown_seconds),
+        )
         return cls(
             settings=settings,
             engine=engine,
             store=store,
             upstream=transport,
+            providers=specs,
+            runtimes=runtimes,
             policy=policy,
             executor=executor,
             directory=StoreDirectory(
                 store,
-                transport,
+                runtimes,
+                specs,
                 scopes=list(policy.scopes),
                 required_scope=REQUIRED_SCOPE,
-                limits=UpstreamLimits(
-                    timeout_seconds=settings.upstream_timeout_seconds,
-                    max_bytes=settings.max_upstream_bytes,
-                    max_pages=settings.max_upstream_pages,
-                ),
             ),
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
+            watcher=StoreWatcher(store, settings.store_poll_seconds, [runtimes.invalidate]),
             reference_html=render_html(policy_reference(policy, executor)),
             rate_limiter=build_rate_limiter(settings),
         )
+
+    def spec(self, provider: str) -> ProviderSpec | None:
+        return next((spec for spec in self.providers if spec.name == provider), None)
 
     async def close(self) -> None:
         await self.rate_limiter.close()

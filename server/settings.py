@@ -205,6 +205,24 @@ class Settings:
         "Most provider pages read for one relation in one request.",
         _whole(1),
     )
+    breaker_failures: int = _setting(
+        "BREAKER_FAILURES",
+        "5",
+        "Provider calls failing in a row before a connection fails fast for a cool-down.",
+        _whole(1),
+    )
+    breaker_cooldown_seconds: float = _setting(
+        "BREAKER_COOLDOWN",
+        "30",
+        "Seconds a failing connection fails fast before it is tried again.",
+        _seconds,
+    )
+    store_poll_seconds: float = _setting(
+        "STORE_POLL_SECONDS",
+        "2",
+        "How often a server looks for changes other processes made (connections, keys).",
+        _seconds,
+    )
     last_used_flush_seconds: float = _setting(
         "LAST_USED_FLUSH_SECONDS",
         "5",

@@ -19,7 +19,7 @@ from schema.types.enums import RegistrationStatus
 class ActivitySession:
     key: strawberry.Private[ActivitySessionKey]
     business: strawberry.Private[BusinessRecord]
-    provider_kind: strawberry.Private[str]
+    provider: strawberry.Private[str]
 
     @strawberry.field(description="The activity session's global ID.")
     def id(self) -> strawberry.ID:
@@ -56,9 +56,11 @@ class ActivitySession:
         record = await self._record(info)
         return record.status if record else None
 
-    @strawberry.field(description="The platform the session is scheduled in (`wix`, …).")
-    def provider(self) -> str:
-        return self.provider_kind
+    @strawberry.field(
+        name="provider", description="The platform the session is scheduled in (`wix`, …)."
+    )
+    def provider_name(self) -> str:
+        return self.provider
 
 
 @strawberry.type(description="A participant's registration for one activity session.")
@@ -66,7 +68,7 @@ class ActivityRegistration:
     record: strawberry.Private[RegistrationRecord]
     connection: strawberry.Private[str]
     business: strawberry.Private[BusinessRecord]
-    provider_kind: strawberry.Private[str]
+    provider: strawberry.Private[str]
 
     @strawberry.field(description="The registration's global ID.")
     def id(self) -> strawberry.ID:
@@ -90,5 +92,5 @@ class ActivityRegistration:
         return ActivitySession(
             key=ActivitySessionKey(self.connection, self.record.session_id),
             business=self.business,
-            provider_kind=self.provider_kind,
+            provider=self.provider,
         )

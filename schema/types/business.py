@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from graphql import GraphQLError
 from strawberry import UNSET
 from strawberry.types import Info
 
 from schema.errors import BadUserInput
 from schema.gids import business_gid
+from schema.records import Position
 from schema.scalars import Instant
 from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
 from schema.types.pagination import (
@@ -22,6 +26,17 @@ from schema.types.pagination import (
 from schema.types.participant import BusinessParticipant
 
 PARTICIPANTS = "participants"
+
+
+def check_position(position: Any) -> Position:
+    """A participants position from a cursor: each connection's place (the adapter's
+    text) or None for a finished connection."""
+    valid = isinstance(position, dict) and all(
+        isinstance(c, str) and (p is None or isinstance(p, str)) for c, p in position.items()
+    )
+    if not valid:
+        raise BadUserInput("The `after` cursor is not valid for this list.")
+    return position  # type: ignore[no-any-return]
 
 
 @strawberry.type(description="A server-to-server API key of a business. The secret is never shown.")
@@ -67,9 +82,9 @@ class ProviderConnection:
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.record.public_id)
 
-    @strawberry.field(description="The platform: `wix`, `sessionboard`, `sessions` or `boxpressd`.")
-    def kind(self) -> str:
-        return self.record.kind
+    @strawberry.field(description="The platform, by its provider name (`wix`, …).")
+    def provider(self) -> str:
+        return self.record.provider
 
     @strawberry.field(description="`live` (read at query time) or `indexed` (crawled).")
     def mode(self) -> str:
@@ -121,21 +136,24 @@ class Business:
         business = self.record.public_id
         position = None
         if after is not None:
-            position = cursors.decode(after, business=business, connection=PARTICIPANTS)
-            if not isinstance(position, str):
-                raise BadUserInput("The `after` cursor is not valid for this connection.")
+            position = check_position(
+                cursors.decode(after, business=business, list_name=PARTICIPANTS)
+            )
         source = info.context.loaders(self.record).source
         page = await source.participants(first=first, after=position)
-        return build_connection(
-            [
-                (
-                    BusinessParticipant(record=record, business=self.record),
-                    cursors.encode(business=business, connection=PARTICIPANTS, position=after_it),
+        for failure in page.failures:
+            info.context.partial_errors.append(
+                GraphQLError(
+                    failure.message, path=info.path.as_list(), extensions=failure.extensions
                 )
-                for record, after_it in page.items
-            ],
-            has_next_page=page.next_position is not None,
+            )
+        return build_connection(
+            [BusinessParticipant(record=record, business=self.record) for record, _ in page.items],
+            [position_after for _, position_after in page.items],
+            encode=lambda p: cursors.encode(business=business, list_name=PARTICIPANTS, position=p),
+            has_next_page=page.has_next,
             has_previous_page=after is not None,
+            end=page.end if page.has_next else None,
         )
 
     @strawberry.field(description="The business's platform connections, in creation order.")

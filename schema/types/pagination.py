@@ -29,33 +29,59 @@ After = Annotated[
 ]
 
 
+Encode = Callable[[Any], str]
+
+
 @strawberry.type(description="Where a page sits in its list, and how to ask for the next one.")
 class PageInfo:
     has_next_page: bool = strawberry.field(
-        description="Whether more items follow this page. Ask for them with `after: endCursor`."
-    )
-    end_cursor: str | None = strawberry.field(
-        description="The cursor after the last item of this page; null when the page is empty."
+        description="Whether more items may follow this page. Ask for them with `after: endCursor`."
     )
     has_previous_page: bool = strawberry.field(
         description="Whether items precede this page (true when `after` was given)."
     )
-    start_cursor: str | None = strawberry.field(
+    end: strawberry.Private[Any]  # the position after the page; None: no cursor to give
+    start: strawberry.Private[Any]
+    encode: strawberry.Private[Encode]
+
+    @strawberry.field(
+        description="The cursor to continue from: after the last item of this page. Null "
+        "only when the page is empty and nothing follows."
+    )
+    def end_cursor(self) -> str | None:
+        return None if self.end is None else self.encode(self.end)
+
+    @strawberry.field(
         description="The cursor of the first item of this page; null when the page is empty."
     )
+    def start_cursor(self) -> str | None:
+        return None if self.start is None else self.encode(self.start)
 
 
 @strawberry.type(description="An item of a list, with the cursor that points just after it.")
 class Edge(Generic[T]):
-    cursor: str = strawberry.field(description="Pass as `after` to continue after this item.")
     node: T = strawberry.field(description="The item.")
+    position: strawberry.Private[Any]
+    encode: strawberry.Private[Encode]
+
+    @strawberry.field(description="Pass as `after` to continue after this item.")
+    def cursor(self) -> str:
+        return self.encode(self.position)
 
 
 @strawberry.type(description="One page of a list.")
 class Connection(Generic[T]):
     nodes: list[T] = strawberry.field(description="The items of this page, in a stable order.")
-    edges: list[Edge[T]] = strawberry.field(description="The items of this page, with cursors.")
     page_info: PageInfo = strawberry.field(description="How to fetch the next page.")
+    positions: strawberry.Private[Sequence[Any]]  # just after each node
+    encode: strawberry.Private[Encode]
+
+    @strawberry.field(description="The items of this page, with cursors.")
+    def edges(self) -> list[Edge[T]]:
+        return [
+            Edge(node=node, position=position, encode=self.encode)
+            for node, position in zip(self.nodes, self.positions, strict=True)
+        ]
 
 
 def stable_order(created_at: Instant | None, provider_id: str) -> tuple[str, str]:
@@ -80,32 +106,41 @@ def given_cursor(after: str | None) -> str | None:
 
 
 def build_connection(
-    nodes_with_cursors: Sequence[tuple[Any, str]], *, has_next_page: bool, has_previous_page: bool
+    nodes: Sequence[Any],
+    positions: Sequence[Any],
+    *,
+    encode: Encode,
+    has_next_page: bool,
+    has_previous_page: bool,
+    end: Any = None,
 ) -> Connection[Any]:
-    edges = [Edge(cursor=cursor, node=node) for node, cursor in nodes_with_cursors]
+    """A page whose cursors are encoded only if asked for. `end` is where the next page
+    starts when the page is empty but the list goes on (a failing provider)."""
     return Connection(
-        nodes=[edge.node for edge in edges],
-        edges=edges,
+        nodes=list(nodes),
+        positions=positions,
+        encode=encode,
         page_info=PageInfo(
             has_next_page=has_next_page,
-            end_cursor=edges[-1].cursor if edges else None,
             has_previous_page=has_previous_page,
-            start_cursor=edges[0].cursor if edges else None,
+            end=positions[-1] if positions else end,
+            start=positions[0] if positions else None,
+            encode=encode,
         ),
     )
 
 
 def empty_connection() -> Connection[Any]:
-    return build_connection([], has_next_page=False, has_previous_page=False)
+    return build_connection([], [], encode=str, has_next_page=False, has_previous_page=False)
 
 
-def offset_after(cursors: CursorCodec, after: str | None, *, business: str, connection: str) -> int:
+def offset_after(cursors: CursorCodec, after: str | None, *, business: str, list_name: str) -> int:
     """The offset an in-memory list's `after` cursor carries (0 without one)."""
     if after is None:
         return 0
-    position = cursors.decode(after, business=business, connection=connection)
+    position = cursors.decode(after, business=business, list_name=list_name)
     if not isinstance(position, int) or isinstance(position, bool) or position < 0:
-        raise BadUserInput("The `after` cursor is not valid for this connection.")
+        raise BadUserInput("The `after` cursor is not valid for this list.")
     return position
 
 
@@ -115,12 +150,14 @@ def paginate_list(
     first: int,
     offset: int,
     make_node: Callable[[R], Any],
-    make_cursor: Callable[[int], str],
+    encode: Encode,
 ) -> Connection[Any]:
-    """Page through a list already held in memory; cursors carry the offset after an item."""
+    """Page through a list already held in memory; positions are the offset after an item."""
     window = items[offset : offset + first]
     return build_connection(
-        [(make_node(item), make_cursor(offset + i + 1)) for i, item in enumerate(window)],
+        [make_node(item) for item in window],
+        range(offset + 1, offset + len(window) + 1),
+        encode=encode,
         has_next_page=offset + first < len(items),
         has_previous_page=offset > 0,
     )

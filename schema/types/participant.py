@@ -71,7 +71,7 @@ class BusinessParticipant:
 
     @strawberry.field(description="The platforms this participant is known through.")
     def sources(self) -> list[str]:
-        return [self.record.source]
+        return [self.record.provider]
 
     @strawberry.field(
         description="The participant's marketing-email consent; null when the platform does "
@@ -107,7 +107,7 @@ class BusinessParticipant:
         after = given_cursor(after)
         cursors = info.context.cursors
         bound_to = f"{relation}:{self.id()}"
-        offset = offset_after(cursors, after, business=self.business.public_id, connection=bound_to)
+        offset = offset_after(cursors, after, business=self.business.public_id, list_name=bound_to)
         loaders = info.context.loaders(self.business)
         loader = (
             loaders.registrations_by_participant
@@ -123,8 +123,8 @@ class BusinessParticipant:
             first=first,
             offset=offset,
             make_node=self._node_factory(relation),
-            make_cursor=lambda position: cursors.encode(
-                business=self.business.public_id, connection=bound_to, position=position
+            encode=lambda position: cursors.encode(
+                business=self.business.public_id, list_name=bound_to, position=position
             ),
         )
 
@@ -135,6 +135,6 @@ class BusinessParticipant:
                 record=record,
                 connection=connection,
                 business=self.business,
-                provider_kind=self.record.source,
+                provider=self.record.provider,
             )
         return lambda record: ProductPurchase(record=record, connection=connection)

@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse, Response
 from schema.context import GraphContext
 from schema.errors import ErrorCode
 from schema.execution import OperationRequest
+from schema.source import ApiKeyRecord, BusinessRecord
 from server.auth import authenticate_key, is_admin
-from server.directory import business_record
 from server.http.body import read_operation, read_query_string
 from server.http.graphiql import graphiql_page, wants_html
 from server.http.rate_limits import buckets_for, rate_headers, rate_limited
@@ -34,7 +34,6 @@ from server.http.responses import (
 )
 from server.limits.rate import Bucket
 from server.services import Services
-from server.store.repository import ApiKeyRow, BusinessRow
 
 
 def _services(request: Request) -> Services:
@@ -108,8 +107,8 @@ async def business_graphql(request: Request) -> Response:
 async def _answer(
     request: Request,
     services: Services,
-    business: BusinessRow,
-    key: ApiKeyRow,
+    business: BusinessRecord,
+    key: ApiKeyRecord,
     media_type: str | None,
 ) -> Response:
     """Everything after authentication and the rate limit check."""
@@ -127,7 +126,7 @@ async def _answer(
     if isinstance(operation, Response):
         return operation
     context = GraphContext(
-        business=business_record(business),
+        business=business,
         directory=services.directory,
         cursors=services.cursors,
     )

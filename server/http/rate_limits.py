@@ -5,13 +5,13 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 
 from schema.errors import ErrorCode
+from schema.source import ApiKeyRecord, BusinessRecord
 from server.http.responses import error_response
 from server.limits.rate import Bucket, Verdict
 from server.settings import Settings
-from server.store.repository import ApiKeyRow, BusinessRow
 
 
-def buckets_for(business: BusinessRow, key: ApiKeyRow, settings: Settings) -> list[Bucket]:
+def buckets_for(business: BusinessRecord, key: ApiKeyRecord, settings: Settings) -> list[Bucket]:
     """The key's own bucket and its business's, which all the business's keys share."""
     business_limit = business.rate_limit_per_minute or settings.business_rate_limit
     return [

@@ -22,18 +22,19 @@ MINUTE_MS = 60_000
 
 @dataclass(frozen=True)
 class Bucket:
-    scope: str  # "key" or "business": what a client is told was exceeded
+    scope: str  # "key", "business", "address", "outbound": what was exceeded
     name: str  # unique storage name, e.g. "key:3f9a…"
-    per_minute: int
+    limit: int  # requests per window
+    window_ms: float = MINUTE_MS
 
     @property
     def interval_ms(self) -> float:
-        return MINUTE_MS / self.per_minute
+        return self.window_ms / self.limit
 
     @property
     def tolerance_ms(self) -> float:
-        """Burst = one minute's worth of requests."""
-        return self.interval_ms * self.per_minute
+        """Burst = one window's worth of requests."""
+        return self.window_ms
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,12 @@ def evaluate(bucket: Bucket, stored_tat: float | None, now_ms: float) -> BucketS
 
 
 def verdict(states: Sequence[BucketState]) -> Verdict:
-    tightest = min(states, key=lambda s: (s.remaining, s.bucket.per_minute))
+    tightest = min(states, key=lambda s: (s.remaining, s.bucket.limit))
     refused = [s for s in states if not s.allowed]
     binding = max(refused, key=lambda s: s.retry_ms) if refused else None
     return Verdict(
         allowed=binding is None,
-        limit=tightest.bucket.per_minute,
+        limit=tightest.bucket.limit,
         remaining=max(tightest.remaining, 0),
         reset_seconds=max(math.ceil(tightest.reset_ms / 1000), 0),
         retry_after=max(math.ceil(binding.retry_ms / 1000), 1) if binding else 0,

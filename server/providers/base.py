@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol
 
 from schema.records import (
     ActivitySessionRecord,
@@ -19,24 +19,27 @@ from schema.records import (
     RegistrationRecord,
 )
 
-T = TypeVar("T")
-
 
 @dataclass(frozen=True)
-class ProviderPage(Generic[T]):
-    """One page as the provider pages: the items, and its cursor to the next page."""
+class Listed:
+    """A stretch of one connection's participants, in the provider's stable order.
 
-    items: tuple[T, ...]
-    next_cursor: str | None
+    Each participant comes with the position just after it, in the adapter's own format
+    (a cursor and a skip, a page and an index, an offset, a keyset), or None when nothing
+    follows it. `end` is where the next stretch starts: the last participant's position,
+    or None once the connection has no more. The federation only carries positions back.
+    """
+
+    participants: tuple[tuple[ParticipantRecord, str | None], ...]
+    end: str | None
 
 
 class ProviderAdapter(Protocol):
     provider: str
     connection: str  # the connection's public id, stamped into every key it returns
 
-    async def list_participants(
-        self, *, cursor: str | None, limit: int
-    ) -> ProviderPage[ParticipantRecord]: ...
+    async def list_participants(self, *, position: str | None, limit: int) -> Listed:
+        """Up to `limit` participants from `position` (None: the first one)."""
 
     async def participants_by_id(self, ids: Sequence[str]) -> dict[str, ParticipantRecord]: ...
 

@@ -22,7 +22,7 @@ import asyncio
 import http.cookiejar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import msgspec
@@ -37,6 +37,10 @@ from server.providers.errors import (
 )
 from server.providers.retries import with_retries
 
+if TYPE_CHECKING:
+    from server.limits.outbound import OutboundBudget
+    from server.providers.breaker import Breaker
+
 T = TypeVar("T")
 
 _ENCODER = msgspec.json.Encoder()
@@ -44,11 +48,13 @@ _ENCODER = msgspec.json.Encoder()
 
 @dataclass(frozen=True)
 class UpstreamLimits:
-    """What one provider call may cost, from the settings."""
+    """What one provider call may cost, from the settings, and how often it is tried."""
 
     timeout_seconds: float = 10.0
     max_bytes: int = 4 * 1024 * 1024
     max_pages: int = 20
+    attempts: int = 3
+    longest_wait: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,13 @@ def decode(provider: str, body: bytes, into: type[T]) -> T:
 
 
 class ProviderHttp:
-    """The calls of one provider connection: its base URL and auth headers, bounded."""
+    """The calls of one provider connection: its base URL and auth headers, bounded.
+
+    With a `budget`, every attempt first takes a request from the connection's outbound
+    budget: on a client's request (`wait_for_budget` false) a spent budget fails at once
+    as throttled; the sync worker waits for it instead. With a `breaker`, a call (with its
+    retries) fails fast while the connection's circuit is open.
+    """
 
     def __init__(
         self,
@@ -151,12 +163,19 @@ class ProviderHttp:
         base_url: str,
         headers: Mapping[str, str],
         limits: UpstreamLimits,
+        budget: OutboundBudget | None = None,
+        breaker: Breaker | None = None,
+        wait_for_budget: bool = False,
     ) -> None:
         self.provider = provider
         self.limits = limits
         self._transport = transport
         self._base_url = base_url.rstrip("/")
         self._headers = {"Accept": "application/json", **headers}
+        self._budget = budget
+        self._breaker = breaker
+        self._wait_for_budget = wait_for_budget
+        self.calls = 0  # requests sent, for the sync worker's progress
 
     async def get(self, path: str, into: type[T], params: Mapping[str, Any] | None = None) -> T:
         return await self._call("GET", path, into, params=params)
@@ -181,13 +200,38 @@ class ProviderHttp:
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "application/json"
-        reply = await with_retries(lambda: self._send(method, url, headers, body))
-        return decode(self.provider, reply.body, into)
+
+        async def attempts() -> T:
+            reply = await with_retries(
+                lambda: self._send(method, path, url, headers, body),
+                attempts=self.limits.attempts,
+                longest_wait=self.limits.longest_wait,
+            )
+            return decode(self.provider, reply.body, into)
+
+        if self._breaker is None:
+            return await attempts()
+        async with self._breaker.guard():
+            return await attempts()
+
+    async def _spend(self, path: str) -> None:
+        assert self._budget is not None
+        if self._wait_for_budget:
+            await self._budget.take(path)
+            return
+        wait = await self._budget.wait_needed(path)
+        if wait > 0:
+            raise ProviderThrottled(
+                self.provider, "outbound budget spent", status=None, retry_after=wait
+            )
 
     async def _send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+        self, method: str, path: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> Reply:
         limits = self.limits
+        if self._budget is not None:
+            await self._spend(path)
+        self.calls += 1
         try:
             async with asyncio.timeout(limits.timeout_seconds):
                 reply = await self._transport.send(method, url, headers, body, limits.max_bytes)
@@ -201,6 +245,8 @@ class ProviderHttp:
             raise ProviderUnavailable(self.provider, type(error).__name__) from None
         except OSError as error:
             raise ProviderUnavailable(self.provider, type(error).__name__) from None
+        if self._budget is not None:
+            self._budget.learn(path, reply.status, reply.headers)
         _raise_for_status(self.provider, reply)
         return reply
 

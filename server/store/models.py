@@ -16,7 +16,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-CONNECTION_KINDS: tuple[str, ...] = ("wix", "sessionboard", "sessions", "boxpressd")
 CONNECTION_MODES: tuple[str, ...] = ("live", "indexed")
 
 # Deterministic constraint names so migrations can refer to them on every backend.
@@ -120,10 +119,22 @@ class ProviderConnection(Base):
         String(32), unique=True, default=new_connection_public_id
     )
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(32))
     base_url: Mapped[str] = mapped_column(String(500))
     account_id: Mapped[str] = mapped_column(String(200))
     credential_encrypted: Mapped[str] = mapped_column(Text)
     mode: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StoreRevision(Base):
+    """One row whose number goes up with every change that running servers cache (a
+    connection added, changed or removed, a key minted or revoked, a limit changed), so
+    each server can notice another process's change with one cheap query in the
+    background instead of a query per request."""
+
+    __tablename__ = "store_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)

@@ -1,53 +1,51 @@
 """Data access for the server and the admin CLI.
 
-Every method opens its own short session and returns the frozen records from
-``rows.py``, so callers never hold ORM objects.
+Every method opens its own short session and returns frozen records, so callers never
+hold ORM objects. Every change that running servers cache also moves the store revision
+forward, in the same transaction.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .crypto import CredentialCipher
+from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
+
+from .crypto import CredentialCipher, CredentialDecryptError
 from .keys import DUMMY_HASH, hash_secret, mint_key, parse_key, secret_matches
 from .models import (
-    CONNECTION_KINDS,
     CONNECTION_MODES,
     ApiKey,
     Business,
     ProviderConnection,
+    StoreRevision,
     UTCDateTime,
 )
 from .rows import (
-    ApiKeyRow,
     BusinessNotFound,
-    BusinessRow,
     ConnectionConfig,
     ConnectionNotFound,
-    ConnectionRow,
     HandleTaken,
     InvalidConnection,
     InvalidHandle,
     KeyNotFound,
     StoreError,
-    to_business_row,
-    to_connection_row,
-    to_key_row,
+    business_record,
+    connection_record,
+    key_record,
 )
 
 __all__ = [
-    "ApiKeyRow",
     "BusinessNotFound",
-    "BusinessRow",
     "ConnectionConfig",
     "ConnectionNotFound",
-    "ConnectionRow",
     "HandleTaken",
     "InvalidConnection",
     "InvalidHandle",
@@ -67,18 +65,32 @@ def _as_utc(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
+async def _bump(session: AsyncSession) -> None:
+    await session.execute(update(StoreRevision).values(revision=StoreRevision.revision + 1))
+
+
 class Store:
-    """Repository over the store's tables."""
+    """Repository over the store's tables. `providers` are the provider names a
+    connection may have (the registry's); None accepts any, for tests of the store."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], cipher: CredentialCipher
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        cipher: CredentialCipher,
+        providers: Collection[str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher
+        self._providers = providers
+
+    async def revision(self) -> int:
+        """How many cached-state changes the store has seen; cheap, for a watcher."""
+        async with self._sessions() as session:
+            return int(await session.scalar(select(StoreRevision.revision)) or 0)
 
     # Businesses
 
-    async def create_business(self, handle: str, name: str) -> BusinessRow:
+    async def create_business(self, handle: str, name: str) -> BusinessRecord:
         if not HANDLE_RE.fullmatch(handle):
             raise InvalidHandle(
                 f"invalid handle {handle!r}: use 1-40 lowercase letters, digits or inner hyphens"
@@ -91,29 +103,29 @@ class Store:
                     business = Business(handle=handle, name=name)
                     session.add(business)
                     await session.flush()
-                    return to_business_row(business)
+                    return business_record(business)
             except IntegrityError:
                 continue  # a concurrent insert of the handle, or a public id collision
         if await self.get_business(handle) is not None:
             raise HandleTaken(f"handle {handle!r} is already taken")
         raise StoreError("could not allocate a unique business id")
 
-    async def get_business(self, handle: str) -> BusinessRow | None:
+    async def get_business(self, handle: str) -> BusinessRecord | None:
         async with self._sessions() as session:
             business = await session.scalar(select(Business).where(Business.handle == handle))
-            return to_business_row(business) if business is not None else None
+            return business_record(business) if business is not None else None
 
-    async def get_business_by_id(self, business_id: int) -> BusinessRow | None:
+    async def get_business_by_id(self, business_id: int) -> BusinessRecord | None:
         async with self._sessions() as session:
             business = await session.get(Business, business_id)
-            return to_business_row(business) if business is not None else None
+            return business_record(business) if business is not None else None
 
-    async def get_business_by_public_id(self, public_id: str) -> BusinessRow | None:
+    async def get_business_by_public_id(self, public_id: str) -> BusinessRecord | None:
         async with self._sessions() as session:
             business = await session.scalar(select(Business).where(Business.public_id == public_id))
-            return to_business_row(business) if business is not None else None
+            return business_record(business) if business is not None else None
 
-    async def get_business_of_connection(self, public_id: str) -> BusinessRow | None:
+    async def get_business_of_connection(self, public_id: str) -> BusinessRecord | None:
         query = (
             select(Business)
             .join(ProviderConnection, ProviderConnection.business_id == Business.id)
@@ -121,20 +133,20 @@ class Store:
         )
         async with self._sessions() as session:
             business = await session.scalar(query)
-            return to_business_row(business) if business is not None else None
+            return business_record(business) if business is not None else None
 
-    async def get_connection(self, public_id: str) -> ConnectionRow | None:
+    async def get_connection(self, public_id: str) -> ConnectionRecord | None:
         query = select(ProviderConnection).where(ProviderConnection.public_id == public_id)
         async with self._sessions() as session:
             connection = await session.scalar(query)
-            return to_connection_row(connection) if connection is not None else None
+            return connection_record(connection) if connection is not None else None
 
-    async def list_businesses(self) -> list[BusinessRow]:
+    async def list_businesses(self) -> list[BusinessRecord]:
         async with self._sessions() as session:
             result = await session.scalars(select(Business).order_by(Business.id))
-            return [to_business_row(b) for b in result]
+            return [business_record(b) for b in result]
 
-    async def set_rate_limit(self, business_id: int, per_minute: int | None) -> BusinessRow:
+    async def set_rate_limit(self, business_id: int, per_minute: int | None) -> BusinessRecord:
         """Override the business's requests per minute (all its keys together); None resets
         it to the server's default."""
         if per_minute is not None and per_minute < 1:
@@ -144,7 +156,8 @@ class Store:
             if business is None:
                 raise BusinessNotFound(f"no business with id {business_id}")
             business.rate_limit_per_minute = per_minute
-            return to_business_row(business)
+            await _bump(session)
+            return business_record(business)
 
     async def _require_business(self, business_id: int) -> None:
         if await self.get_business_by_id(business_id) is None:
@@ -159,7 +172,7 @@ class Store:
         name: str,
         scopes: Sequence[str],
         expires_at: datetime | None = None,
-    ) -> tuple[ApiKeyRow, str]:
+    ) -> tuple[ApiKeyRecord, str]:
         """Create a key; the returned full key string is the only copy of the secret."""
         if isinstance(scopes, str):
             raise TypeError("scopes must be a sequence of strings, not a string")
@@ -179,8 +192,9 @@ class Store:
                         expires_at=expires_at,
                     )
                     session.add(key)
+                    await _bump(session)
                     await session.flush()
-                    return to_key_row(key), minted.full
+                    return key_record(key), minted.full
             except IntegrityError:
                 await self._require_business(business_id)  # deleted meanwhile?
                 continue  # key id collision: mint another
@@ -188,7 +202,7 @@ class Store:
 
     async def authenticate(
         self, full_key: str, *, now: datetime
-    ) -> tuple[BusinessRow, ApiKeyRow] | None:
+    ) -> tuple[BusinessRecord, ApiKeyRecord] | None:
         """Resolve a presented key to its business, or ``None`` if it must be refused."""
         now = _as_utc(now, "now")
         parsed = parse_key(full_key)
@@ -214,16 +228,16 @@ class Store:
             return None
         if key.expires_at is not None and key.expires_at <= now:
             return None
-        return to_business_row(business), to_key_row(key)
+        return business_record(business), key_record(key)
 
-    async def list_api_keys(self, business_id: int | None = None) -> list[ApiKeyRow]:
+    async def list_api_keys(self, business_id: int | None = None) -> list[ApiKeyRecord]:
         query = select(ApiKey).order_by(ApiKey.business_id, ApiKey.id)
         if business_id is not None:
             query = query.where(ApiKey.business_id == business_id)
         async with self._sessions() as session:
-            return [to_key_row(k) for k in await session.scalars(query)]
+            return [key_record(k) for k in await session.scalars(query)]
 
-    async def revoke_api_key(self, key_id: str, *, now: datetime) -> ApiKeyRow:
+    async def revoke_api_key(self, key_id: str, *, now: datetime) -> ApiKeyRecord:
         """Revoke a key; revoking again keeps the original revocation time."""
         now = _as_utc(now, "now")
         async with self._sessions() as session, session.begin():
@@ -232,8 +246,9 @@ class Store:
                 raise KeyNotFound(f"no API key with id {key_id!r}")
             if key.revoked_at is None:
                 key.revoked_at = now
+                await _bump(session)
                 await session.flush()
-            return to_key_row(key)
+            return key_record(key)
 
     async def record_key_use(self, last_used: Mapping[str, datetime]) -> None:
         """Write many ``last_used_at`` values in one transaction.
@@ -264,15 +279,16 @@ class Store:
         self,
         business_id: int,
         *,
-        kind: str,
+        provider: str,
         base_url: str,
         account_id: str,
         credential: str,
         mode: str,
-    ) -> ConnectionRow:
+    ) -> ConnectionRecord:
         """Append a connection after the business's existing ones."""
-        if kind not in CONNECTION_KINDS:
-            raise InvalidConnection(f"unknown kind {kind!r}; expected one of {CONNECTION_KINDS}")
+        if self._providers is not None and provider not in self._providers:
+            known = ", ".join(sorted(self._providers))
+            raise InvalidConnection(f"unknown provider {provider!r}; known: {known}")
         if mode not in CONNECTION_MODES:
             raise InvalidConnection(f"unknown mode {mode!r}; expected one of {CONNECTION_MODES}")
         await self._require_business(business_id)
@@ -287,7 +303,7 @@ class Store:
                     )
                     connection = ProviderConnection(
                         business_id=business_id,
-                        kind=kind,
+                        provider=provider,
                         base_url=base_url,
                         account_id=account_id,
                         credential_encrypted=encrypted,
@@ -295,26 +311,28 @@ class Store:
                         position=(last + 1) if last is not None else 0,
                     )
                     session.add(connection)
+                    await _bump(session)
                     await session.flush()
-                    return to_connection_row(connection)
+                    return connection_record(connection)
             except IntegrityError:
                 await self._require_business(business_id)
                 continue  # a concurrent add took the position, or a public id collision
         raise StoreError("could not add the connection")
 
-    async def list_connections(self, business_id: int | None = None) -> list[ConnectionRow]:
+    async def list_connections(self, business_id: int | None = None) -> list[ConnectionRecord]:
         query = select(ProviderConnection).order_by(
             ProviderConnection.business_id, ProviderConnection.position
         )
         if business_id is not None:
             query = query.where(ProviderConnection.business_id == business_id)
         async with self._sessions() as session:
-            return [to_connection_row(c) for c in await session.scalars(query)]
+            return [connection_record(c) for c in await session.scalars(query)]
 
     async def connection_configs(
         self, business_id: int | None = None, *, business_public_id: str | None = None
     ) -> list[ConnectionConfig]:
-        """Connections with decrypted credentials; raises CredentialDecryptError on a bad key.
+        """A business's connections in order, with their credentials decrypted. A credential
+        that cannot be decrypted is reported on its connection, not raised for all.
 
         By the business's id or, in the same single query, by its public id."""
         query = select(ProviderConnection).order_by(ProviderConnection.position)
@@ -326,24 +344,54 @@ class Store:
             query = query.where(ProviderConnection.business_id == business_id)
         async with self._sessions() as session:
             connections = list(await session.scalars(query))
-        return [
-            ConnectionConfig(
-                connection=to_connection_row(c),
-                credential=self._cipher.decrypt(c.credential_encrypted),
-            )
-            for c in connections
-        ]
+        return [self._config(c) for c in connections]
 
-    async def move_connection(self, public_id: str, base_url: str) -> None:
-        """Point a connection at a new base URL, keeping its id (and so every GID made from it)."""
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                update(ProviderConnection)
-                .where(ProviderConnection.public_id == public_id)
-                .values(base_url=base_url)
+    def _config(self, row: ProviderConnection) -> ConnectionConfig:
+        record = connection_record(row)
+        fingerprint = hashlib.sha256(
+            "\0".join(
+                [record.provider, record.base_url, record.account_id, row.credential_encrypted]
+            ).encode()
+        ).hexdigest()
+        try:
+            credential = self._cipher.decrypt(row.credential_encrypted)
+        except CredentialDecryptError:
+            return ConnectionConfig(
+                record,
+                None,
+                "its credential cannot be decrypted with this BUSINESS_API_SECRET_KEY",
+                fingerprint,
             )
-            if getattr(result, "rowcount", 0) == 0:
+        return ConnectionConfig(record, credential, None, fingerprint)
+
+    async def update_connection(
+        self,
+        public_id: str,
+        *,
+        base_url: str | None = None,
+        account_id: str | None = None,
+        credential: str | None = None,
+    ) -> ConnectionRecord:
+        """Change a connection in place, keeping its id (and so every GID made from it)."""
+        values: dict[str, str] = {}
+        if base_url is not None:
+            values["base_url"] = base_url
+        if account_id is not None:
+            values["account_id"] = account_id
+        if credential is not None:
+            values["credential_encrypted"] = self._cipher.encrypt(credential)
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(
+                select(ProviderConnection).where(ProviderConnection.public_id == public_id)
+            )
+            if row is None:
                 raise ConnectionNotFound(f"no connection with id {public_id!r}")
+            for name, value in values.items():
+                setattr(row, name, value)
+            if values:
+                await _bump(session)
+            await session.flush()
+            return connection_record(row)
 
     async def remove_connection(self, public_id: str) -> None:
         async with self._sessions() as session, session.begin():
@@ -352,3 +400,4 @@ class Store:
             )
             if getattr(result, "rowcount", 0) == 0:
                 raise ConnectionNotFound(f"no connection with id {public_id!r}")
+            await _bump(session)

@@ -1,59 +1,25 @@
-"""Plain, immutable records and errors returned by the store.
-
-Records are copied out of ORM objects so callers never hold a session-bound object
-(no lazy loads, no accidental writes, safe to cache and share across tasks).
-"""
+"""The records the store hands out (the graph's own, from `schema.source`), built from
+ORM rows so callers never hold a session-bound object, and the store's errors."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+
+from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
 
 from .models import ApiKey, Business, ProviderConnection
 
 
 @dataclass(frozen=True)
-class BusinessRow:
-    id: int
-    public_id: str
-    handle: str
-    name: str
-    rate_limit_per_minute: int | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class ApiKeyRow:
-    id: int
-    key_id: str
-    business_id: int
-    name: str
-    scopes: tuple[str, ...]
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-    expires_at: datetime | None
-
-
-@dataclass(frozen=True)
-class ConnectionRow:
-    id: int
-    public_id: str
-    business_id: int
-    kind: str
-    base_url: str
-    account_id: str
-    mode: str
-    position: int
-    created_at: datetime
-
-
-@dataclass(frozen=True)
 class ConnectionConfig:
-    """A connection plus its decrypted credential, for building provider clients."""
+    """A connection with its credential decrypted, for building its runtime. When the
+    credential cannot be decrypted (the secret key changed), `credential` is None and
+    `problem` says so."""
 
-    connection: ConnectionRow
-    credential: str = field(repr=False)  # never in logs or tracebacks
+    connection: ConnectionRecord
+    credential: str | None = field(repr=False)  # never in logs or tracebacks
+    problem: str | None = None
+    fingerprint: str = field(default="", repr=False)  # changes when the row changes
 
 
 class StoreError(Exception):
@@ -69,7 +35,7 @@ class InvalidHandle(StoreError, ValueError):
 
 
 class InvalidConnection(StoreError, ValueError):
-    """Unknown connection kind or mode."""
+    """Unknown provider or mode."""
 
 
 class BusinessNotFound(StoreError, LookupError):
@@ -84,8 +50,8 @@ class ConnectionNotFound(StoreError, LookupError):
     pass
 
 
-def to_business_row(b: Business) -> BusinessRow:
-    return BusinessRow(
+def business_record(b: Business) -> BusinessRecord:
+    return BusinessRecord(
         id=b.id,
         public_id=b.public_id,
         handle=b.handle,
@@ -95,8 +61,8 @@ def to_business_row(b: Business) -> BusinessRow:
     )
 
 
-def to_key_row(k: ApiKey) -> ApiKeyRow:
-    return ApiKeyRow(
+def key_record(k: ApiKey) -> ApiKeyRecord:
+    return ApiKeyRecord(
         id=k.id,
         key_id=k.key_id,
         business_id=k.business_id,
@@ -109,15 +75,15 @@ def to_key_row(k: ApiKey) -> ApiKeyRow:
     )
 
 
-def to_connection_row(c: ProviderConnection) -> ConnectionRow:
-    return ConnectionRow(
+def connection_record(c: ProviderConnection) -> ConnectionRecord:
+    return ConnectionRecord(
         id=c.id,
         public_id=c.public_id,
         business_id=c.business_id,
-        kind=c.kind,
+        provider=c.provider,
+        mode=c.mode,
         base_url=c.base_url,
         account_id=c.account_id,
-        mode=c.mode,
         position=c.position,
         created_at=c.created_at,
     )

@@ -41,6 +41,7 @@ class World:
     emulators: dict[str, WixEmulator]
     keys: dict[str, str] = field(default_factory=dict)
     business_ids: dict[str, int] = field(default_factory=dict)
+    connections: dict[str, str] = field(default_factory=dict)  # handle -> connection id
 
     async def post(
         self,
@@ -122,14 +123,15 @@ async def world(
     for handle, name in (("tremble", "Tremble Studios"), ("acme", "Acme Climbing")):
         business = await store.create_business(handle, name)
         built.business_ids[handle] = business.id
-        await store.add_connection(
+        connection = await store.add_connection(
             business.id,
-            kind="wix",
+            provider="wix",
             base_url=f"http://wix.test/{handle}",
             account_id=f"site-{handle[0]}",
             credential=f"wix-key-{handle[0]}",
             mode="live",
         )
+        built.connections[handle] = connection.public_id
         _, built.keys[handle] = await store.create_api_key(
             business.id, name="all", scopes=ALL_SCOPES
         )

@@ -7,7 +7,9 @@ from typing import Any
 from tests.server.conftest import World
 
 ADMIN = {"Authorization": "Bearer admin-token-for-tests-0123456789abcdef"}
-BUSINESSES = "{ businesses { id handle name connections { id kind } apiKeys { keyId scopes } } }"
+BUSINESSES = (
+    "{ businesses { id handle name connections { id provider } apiKeys { keyId scopes } } }"
+)
 CREATE_KEY = """mutation($business: ID!) {
   createApiKey(businessId: $business, name: "from admin", scopes: ["business:read"]) {
     key apiKey { keyId scopes revokedAt } } }"""
@@ -42,7 +44,7 @@ async def test_the_operator_lists_businesses_with_internal_fields(world: World) 
     body = (await _admin(world, BUSINESSES)).json()
     businesses = body["data"]["businesses"]
     assert [b["handle"] for b in businesses] == ["tremble", "acme"]
-    assert businesses[0]["connections"][0]["kind"] == "wix"
+    assert businesses[0]["connections"][0]["provider"] == "wix"
     assert len(businesses[0]["apiKeys"]) == 2
 
 

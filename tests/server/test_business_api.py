@@ -196,6 +196,10 @@ async def test_a_failing_provider_gives_partial_data_with_upstream_unavailable(
     assert all(n["registrations"]["nodes"] == [] for n in nodes)
     assert len(body["errors"]) == 5
     for error in body["errors"]:
-        assert error["extensions"] == {"code": "UPSTREAM_UNAVAILABLE", "provider": "wix"}
+        assert error["extensions"] == {
+            "code": "UPSTREAM_UNAVAILABLE",
+            "provider": "wix",
+            "connection": world.connections["tremble"],
+        }
         assert error["path"][-1] == "registrations"
         assert "404" not in error["message"] and "NOT_FOUND" not in error["message"]

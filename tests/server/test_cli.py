@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -20,8 +21,10 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
         "BUSINESS_API_SECRET_KEY": "cli-test-secret-key-0123456789",
     }
 
-    def invoke(*arguments: str) -> Result:
-        return CliRunner(env=environ).invoke(main, list(arguments), catch_exceptions=False)
+    def invoke(*arguments: str, input: str | None = None) -> Result:
+        return CliRunner(env=environ).invoke(
+            main, list(arguments), input=input, catch_exceptions=False
+        )
 
     assert invoke("migrate").exit_code == 0
     return invoke
@@ -99,11 +102,78 @@ def test_connections_are_added_listed_and_removed(run) -> None:  # type: ignore[
     )
     assert added.exit_code == 0
     listed = run("connections", "list").stdout
-    assert "wix\tlive\thttps://www.wixapis.com\tsite-1" in listed
+    header, row = listed.splitlines()
+    assert header.split() == [
+        "ID",
+        "BUSINESS",
+        "PROVIDER",
+        "MODE",
+        "BASE",
+        "URL",
+        "ACCOUNT",
+        "ID",
+        "CREATED",
+    ]
+    assert row.split()[1:6] == ["tremble", "wix", "live", "https://www.wixapis.com", "site-1"]
     assert "very-secret-wix-key" not in listed + added.stdout + added.stderr
-    connection_id = listed.split("\t")[0]
-    assert run("connections", "remove", connection_id).exit_code == 0
+    [as_json] = run("connections", "list", "--json").stdout.splitlines()
+    record = json.loads(as_json)
+    assert (record["business"], record["provider"], record["mode"]) == ("tremble", "wix", "live")
+    assert run("connections", "remove", record["id"]).exit_code == 0
     assert run("connections", "list").stdout == ""
+
+
+def test_a_credential_can_come_from_a_file_or_standard_input(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("businesses", "create", "--handle", "tremble", "--name", "Tremble")
+    secret = tmp_path / "wix.key"
+    secret.write_text("from-a-file\n")
+    base = ["connections", "add", "--business", "tremble", "--provider", "wix"]
+    assert run(*base, "--account-id", "site-1", "--credential-file", str(secret)).exit_code == 0
+    from_stdin = run(*base, "--account-id", "site-2", "--credential", "-", input="from-stdin\n")
+    assert from_stdin.exit_code == 0
+    rows = [json.loads(line) for line in run("connections", "list", "--json").stdout.splitlines()]
+    assert [r["base_url"] for r in rows] == ["https://www.wixapis.com"] * 2  # the default
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--base-url", "not-a-url", "--account-id", "site-1"], "--base-url must be an http(s)"),
+        (["--base-url", "https://", "--account-id", "site-1"], "--base-url must be an http(s)"),
+        (["--account-id", "no spaces!"], "--account-id must be a Wix site id"),
+        (["--account-id", "site-1", "--credential", ""], "The credential is empty"),
+    ],
+)
+def test_connections_add_says_what_is_wrong(run, arguments, message) -> None:  # type: ignore[no-untyped-def]
+    run("businesses", "create", "--handle", "tremble", "--name", "Tremble")
+    base = ["connections", "add", "--business", "tremble", "--provider", "wix"]
+    if "--credential" not in arguments:
+        arguments = [*arguments, "--credential", "k"]
+    result = run(*base, *arguments)
+    assert result.exit_code != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_rotated_credential_keeps_the_connection(run) -> None:  # type: ignore[no-untyped-def]
+    run("businesses", "create", "--handle", "tremble", "--name", "Tremble")
+    run(
+        "connections",
+        "add",
+        "--business",
+        "tremble",
+        "--provider",
+        "wix",
+        "--account-id",
+        "site-1",
+        "--credential",
+        "old",
+    )
+    [before] = [json.loads(x) for x in run("connections", "list", "--json").stdout.splitlines()]
+    rotated = run("connections", "update", before["id"], "--credential", "-", input="new\n")
+    assert rotated.exit_code == 0, rotated.stderr
+    [after] = [json.loads(x) for x in run("connections", "list", "--json").stdout.splitlines()]
+    assert after == before
 
 
 def test_policy_check_schema_print_and_docs_build(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,8 @@ import pytest
 from tests.server.conftest import World
 
 UPSTREAM_TIMEOUT = 0.2
-PAGE = "{ activeBusiness { name participants(first: 3) { nodes { id } } } }"
+PAGE = """{ activeBusiness { name participants(first: 3) {
+  nodes { id } pageInfo { hasNextPage endCursor } } } }"""
 
 
 @pytest.fixture
@@ -35,9 +36,17 @@ async def test_a_failing_participants_list_is_upstream_unavailable(
     response = await world.query(PAGE)
     assert response.status_code == 200
     body = response.json()
-    assert body["data"] == {"activeBusiness": None}
+    business = body["data"]["activeBusiness"]
+    assert business["name"] == "Tremble Studios"  # the business never depends on a provider
+    assert business["participants"]["nodes"] == []
+    assert business["participants"]["pageInfo"]["hasNextPage"] is True  # not the end
+    assert business["participants"]["pageInfo"]["endCursor"]
     [error] = body["errors"]
-    assert error["extensions"] == {"code": "UPSTREAM_UNAVAILABLE", "provider": "wix"}
+    assert error["extensions"] == {
+        "code": "UPSTREAM_UNAVAILABLE",
+        "provider": "wix",
+        "connection": world.connections["tremble"],
+    }
     assert error["path"] == ["activeBusiness", "participants"]
     for leaked in ("RESOURCE_EXHAUSTED", "INTERNAL", "Traceback", "wix-key", "unexpected"):
         assert leaked not in response.text

@@ -8,11 +8,13 @@ page of participants costs one call per relation per Wix page, never one per per
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from schema.errors import BadUserInput
 from schema.records import (
     ActivitySessionRecord,
     ConsentRecord,
@@ -20,7 +22,7 @@ from schema.records import (
     PurchaseRecord,
     RegistrationRecord,
 )
-from server.providers.base import ProviderPage
+from server.providers.base import Listed
 from server.providers.errors import InvalidResponse, ProviderNotFound
 from server.providers.http import PagingGuard, ProviderHttp
 from server.providers.wix import mapping
@@ -34,12 +36,26 @@ P = TypeVar("P", mapping.BookingsPage, mapping.OrdersPage)
 Item = TypeVar("Item")
 
 
+def _position(cursor: str | None, skip: int) -> str:
+    return json.dumps([cursor, skip], separators=(",", ":"))
+
+
+def _cursor_and_skip(position: str | None) -> tuple[str | None, int]:
+    """A position this adapter wrote. Cursors are signed, so anything else is a cursor
+    from another version of the server: refused, never read as a different place."""
+    if position is None:
+        return None, 0
+    try:
+        cursor, skip = json.loads(position)
+    except (ValueError, TypeError):
+        cursor, skip = 0, -1
+    if (cursor is None or isinstance(cursor, str)) and type(skip) is int and skip >= 0:
+        return cursor, skip
+    raise BadUserInput("The `after` cursor is not valid for this list.")
+
+
 def _chunks(values: Sequence[str], size: int = IN_FILTER_MAX) -> list[Sequence[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
-
-
-def wix_headers(site_id: str, api_key: str) -> dict[str, str]:
-    return {"Authorization": api_key, "wix-site-id": site_id}
 
 
 class WixAdapter:
@@ -52,10 +68,11 @@ class WixAdapter:
     def _guard(self) -> PagingGuard:
         return PagingGuard(self.provider, self._http.limits.max_pages)
 
-    async def list_participants(
-        self, *, cursor: str | None, limit: int
-    ) -> ProviderPage[ParticipantRecord]:
-        query: dict[str, Any] = {"cursorPaging": {"limit": limit}}
+    async def list_participants(self, *, position: str | None, limit: int) -> Listed:
+        """A position is a Wix contacts cursor (None: the first page) and how many of that
+        page's contacts were already listed."""
+        cursor, skip = _cursor_and_skip(position)
+        query: dict[str, Any] = {"cursorPaging": {"limit": skip + limit}}
         if cursor is None:
             query["sort"] = [{"fieldName": "createdDate", "order": "ASC"}]
         else:
@@ -63,11 +80,20 @@ class WixAdapter:
         page = await self._http.post(
             "/contacts/v4/contacts/query", {"query": query}, mapping.ContactsPage
         )
-        contacts = tuple(mapping.participant(self.connection, c) for c in page.contacts)
         next_cursor = page.paging_metadata.next_cursor() if page.paging_metadata else None
-        if next_cursor is not None and (not contacts or next_cursor == cursor):
+        if next_cursor is not None and (not page.contacts or next_cursor == cursor):
             raise InvalidResponse(self.provider, "a contacts page claims more but cannot move on")
-        return ProviderPage(contacts, next_cursor)
+        contacts = page.contacts[skip : skip + limit]
+        listed = []
+        for offset, contact in enumerate(contacts, start=skip + 1):
+            if offset < len(page.contacts):
+                after: str | None = _position(cursor, offset)
+            else:
+                after = _position(next_cursor, 0) if next_cursor else None
+            listed.append((mapping.participant(self.connection, contact), after))
+        if listed:
+            return Listed(tuple(listed), listed[-1][1])
+        return Listed((), _position(next_cursor, 0) if next_cursor else None)
 
     async def participants_by_id(self, ids: Sequence[str]) -> dict[str, ParticipantRecord]:
         found: dict[str, ParticipantRecord] = {}

@@ -8,23 +8,16 @@ query, and Wix's error envelope. ``Faults`` makes the emulator slow, throttled o
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import hmac
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from server.providers.emulation import Emulator, Endpoint, Faults, RateLimit
 from server.providers.wix.dataset import WixDataset, iso, session_participants
 from server.providers.wix.query import (
-    ApiError,
     Json,
     Predicate,
     application_error,
@@ -33,109 +26,84 @@ from server.providers.wix.query import (
     cursor_page,
     sort_items,
     validation_error,
+    wix_error,
 )
 
 Handler = Callable[[Request, Json], Json]
+
+
+def _object_body(handler: Handler) -> Handler:
+    """Wix answers a body that is not a JSON object with a validation error."""
+
+    def checked(request: Request, body: Json) -> Json:
+        if not isinstance(body, dict):
+            raise validation_error("body", "request body must be a JSON object")
+        return handler(request, body)
+
+    return checked
+
+
 CREATED_ORDER = [{"fieldName": "createdDate", "order": "ASC"}]
 START_ORDER = [{"fieldName": "start.timestamp", "order": "ASC"}]
 FIELDSETS = ("NO_PI", "ALL_PI")
 MAX_SESSION_WINDOW = timedelta(days=366)
 
 
-@dataclass
-class Faults:
-    """Failure modes flipped at run time to exercise client retries and error paths.
+class WixEmulator(Emulator):
+    """One emulated Wix site: its data and credentials, on the shared emulator kit."""
 
-    With ``fail_next`` > 0 only that many requests get ``status``, then it is cleared.
-    """
-
-    latency_seconds: float = 0.0
-    status: int | None = None
-    retry_after: int = 1
-    malformed_json: bool = False
-    fail_next: int = 0
-
-
-class WixEmulator:
-    """One emulated Wix site: its data, credentials, fault switches and request counters."""
-
-    def __init__(self, dataset: WixDataset, api_key: str, site_id: str, faults: Faults) -> None:
-        self.dataset, self.api_key, self.site_id, self.faults = dataset, api_key, site_id, faults
-        self.requests: collections.Counter[str] = collections.Counter()
+    def __init__(
+        self,
+        dataset: WixDataset,
+        api_key: str,
+        site_id: str,
+        faults: Faults | None = None,
+        rate_limit: RateLimit | None = None,
+    ) -> None:
+        self.dataset, self.api_key, self.site_id = dataset, api_key, site_id
         self._contacts = {contact["id"]: contact for contact in dataset.contacts}
         self._sessions = {session["id"]: session for session in dataset.sessions}
         self._participants = session_participants(dataset)
-        routes = [
-            self._route(*spec)
-            for spec in (
-                ("/contacts/v4/contacts/query", "POST", "contacts.query", self._query_contacts),
-                ("/contacts/v4/contacts/{id}", "GET", "contacts.get", self._get_contact),
-                (
-                    "/bookings/v2/calendar/sessions/query",
-                    "POST",
-                    "sessions.query",
-                    self._query_sessions,
-                ),
-                ("/bookings/v2/calendar/sessions/{id}", "GET", "sessions.get", self._get_session),
-                (
-                    "/_api/bookings-reader/v2/extended-bookings/query",
-                    "POST",
-                    "bookings.query",
-                    self._query_bookings,
-                ),
-                (
-                    "/email-marketing/v1/email-subscriptions/query",
-                    "POST",
-                    "subscriptions.query",
-                    self._query_subscriptions,
-                ),
-                ("/ecom/v1/orders/search", "POST", "orders.search", self._search_orders),
-            )
+        endpoints = [
+            Endpoint(
+                "POST",
+                "/contacts/v4/contacts/query",
+                "contacts.query",
+                _object_body(self._query_contacts),
+            ),
+            Endpoint("GET", "/contacts/v4/contacts/{id}", "contacts.get", self._get_contact),
+            Endpoint(
+                "POST",
+                "/bookings/v2/calendar/sessions/query",
+                "sessions.query",
+                _object_body(self._query_sessions),
+            ),
+            Endpoint(
+                "GET", "/bookings/v2/calendar/sessions/{id}", "sessions.get", self._get_session
+            ),
+            Endpoint(
+                "POST",
+                "/_api/bookings-reader/v2/extended-bookings/query",
+                "bookings.query",
+                _object_body(self._query_bookings),
+            ),
+            Endpoint(
+                "POST",
+                "/email-marketing/v1/email-subscriptions/query",
+                "subscriptions.query",
+                _object_body(self._query_subscriptions),
+            ),
+            Endpoint(
+                "POST", "/ecom/v1/orders/search", "orders.search", _object_body(self._search_orders)
+            ),
         ]
-        handlers = {404: _routing_error, 405: _routing_error}
-        self.app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
-
-    @property
-    def total_requests(self) -> int:
-        return sum(self.requests.values())
-
-    def reset_counts(self) -> None:
-        self.requests.clear()
-
-    def _route(self, path: str, method: str, name: str, handler: Handler) -> Route:
-        """Wrap a handler with counting, faults, auth, body parsing and error envelopes."""
-
-        async def endpoint(request: Request) -> Response:
-            self.requests[name] += 1
-            if self.faults.latency_seconds > 0:
-                await asyncio.sleep(self.faults.latency_seconds)
-            try:
-                self._inject_failure()
-                self._authenticate(request)
-                payload = handler(request, await _read_body(request) if method == "POST" else {})
-            except ApiError as error:
-                return error.response()
-            if self.faults.malformed_json:
-                return Response(b'{"unexpected": <html>', media_type="application/json")
-            return JSONResponse(payload)
-
-        return Route(path, endpoint, methods=[method], name=name)
-
-    def _inject_failure(self) -> None:
-        faults, status = self.faults, self.faults.status
-        if status is None:
-            return
-        if faults.fail_next > 0:
-            faults.fail_next -= 1
-            faults.status = status if faults.fail_next else None
-        if status == 429:
-            raise application_error(
-                429,
-                "RESOURCE_EXHAUSTED",
-                "Too many requests",
-                {"Retry-After": str(faults.retry_after)},
-            )
-        raise application_error(status, "INTERNAL", "Internal error")
+        super().__init__(
+            endpoints,
+            authenticate=self._authenticate,
+            error=wix_error,
+            faults=faults,
+            rate_limit=rate_limit,
+        )
 
     def _authenticate(self, request: Request) -> None:
         key = request.headers.get("authorization", "").encode()
@@ -230,7 +198,7 @@ def create_emulator(
     dataset: WixDataset, *, api_key: str, site_id: str, faults: Faults | None = None
 ) -> WixEmulator:
     """Build an emulator for one site; mount ``.app`` wherever the client should reach it."""
-    return WixEmulator(dataset, api_key, site_id, faults or Faults())
+    return WixEmulator(dataset, api_key, site_id, faults)
 
 
 def _lookup(index: dict[str, Json], item_id: str, kind: str) -> Json:
@@ -264,22 +232,3 @@ def _session_window(scope: Json) -> Predicate:
     return lambda session: (
         low <= session["start"]["timestamp"] < high and (kind in (None, session["type"]))
     )
-
-
-async def _read_body(request: Request) -> Json:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-        if not isinstance(body, dict):
-            raise ValueError("not an object")
-    except ValueError as error:
-        raise validation_error("body", "request body must be a JSON object") from error
-    return body
-
-
-async def _routing_error(request: Request, exc: Exception) -> Response:
-    """Unknown paths and wrong methods still answer in Wix's error envelope."""
-    status = getattr(exc, "status_code", 500)
-    code = "NOT_FOUND" if status == 404 else "METHOD_NOT_ALLOWED"
-    message = f"{request.method} {request.url.path}: {code}"
-    return application_error(status, code, message, getattr(exc, "headers", None)).response()

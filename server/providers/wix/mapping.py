@@ -207,7 +207,7 @@ def participant(connection: str, contact: Contact) -> ParticipantRecord:
         email=(primary.email or None) if primary else None,
         phone=(primary.phone or None) if primary else None,
         created_at=Instant.of(contact.created_date),
-        source=PROVIDER,
+        provider=PROVIDER,
     )
 
 

@@ -11,7 +11,7 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from starlette.responses import JSONResponse, Response
+from server.providers.emulation import EmulatorError
 
 Json = dict[str, Any]
 Predicate = Callable[[Json], bool]
@@ -27,26 +27,34 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-class ApiError(Exception):
-    """A failure that is answered with Wix's JSON error envelope."""
-
-    def __init__(self, status: int, body: Json, headers: dict[str, str] | None = None) -> None:
-        self.status, self.body, self.headers = status, body, headers or {}
-
-    def response(self) -> Response:
-        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
+# Wix's application error codes, by HTTP status.
+CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    429: "RESOURCE_EXHAUSTED",
+}
 
 
 def application_error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> ApiError:
+) -> EmulatorError:
     details = {"applicationError": {"code": code, "description": message, "data": {}}}
-    return ApiError(status, {"message": message, "details": details}, headers)
+    return EmulatorError(status, {"message": message, "details": details}, headers)
 
 
-def validation_error(field_path: str, message: str) -> ApiError:
+def wix_error(status: int, message: str) -> EmulatorError:
+    """The kit's errors (faults, routing, bad bodies) in Wix's envelope."""
+    if status == 400:
+        return validation_error("body", message)
+    return application_error(status, CODES.get(status, "INTERNAL"), message)
+
+
+def validation_error(field_path: str, message: str) -> EmulatorError:
     violation = {"field": field_path, "description": message}
-    return ApiError(
+    return EmulatorError(
         400, {"message": message, "details": {"validationError": {"fieldViolations": [violation]}}}
     )
 

@@ -24,7 +24,7 @@ async def test_deleting_a_business_cascades_to_its_keys_and_connections(
         await store.create_api_key(business.id, name="k", scopes=[])
         await store.add_connection(
             business.id,
-            kind="wix",
+            provider="wix",
             base_url="https://wix.example.com",
             account_id="acct",
             credential="secret",

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.store.crypto import CredentialCipher, CredentialDecryptError
+from server.store.crypto import CredentialCipher
 from server.store.database import session_factory
 from server.store.models import ProviderConnection
 from server.store.repository import (
     BusinessNotFound,
     ConnectionNotFound,
-    ConnectionRow,
+    ConnectionRecord,
     InvalidConnection,
     Store,
 )
@@ -25,10 +25,10 @@ CREDENTIAL = "wix-secret-token-0123456789"
 
 async def _add(
     store: Store, business_id: int, kind: str, credential: str = CREDENTIAL
-) -> ConnectionRow:
+) -> ConnectionRecord:
     return await store.add_connection(
         business_id,
-        kind=kind,
+        provider=kind,
         base_url=f"https://{kind}.example.com",
         account_id=f"{kind}-account",
         credential=credential,
@@ -112,24 +112,33 @@ async def test_the_connection_config_repr_hides_the_credential(store: Store) -> 
     assert CREDENTIAL not in str(config)
 
 
-async def test_a_store_with_a_different_secret_key_cannot_decrypt_credentials(
+async def test_a_credential_the_secret_key_cannot_decrypt_is_reported_on_its_connection(
     store: Store, migrated_engine: AsyncEngine
 ) -> None:
     business = await store.create_business("acme", "Acme")
     await _add(store, business.id, "wix")
     other_store = Store(session_factory(migrated_engine), CredentialCipher("a different key"))
 
-    with pytest.raises(CredentialDecryptError):
-        await other_store.connection_configs(business.id)
+    [config] = await other_store.connection_configs(business.id)
+    assert config.credential is None
+    assert config.problem is not None and "BUSINESS_API_SECRET_KEY" in config.problem
 
 
 @pytest.mark.parametrize(("kind", "mode"), [("shopify", "live"), ("wix", "cached")])
-async def test_an_unknown_kind_or_mode_is_refused(store: Store, kind: str, mode: str) -> None:
+async def test_an_unknown_provider_or_mode_is_refused(
+    migrated_engine: AsyncEngine, cipher: CredentialCipher, kind: str, mode: str
+) -> None:
+    store = Store(session_factory(migrated_engine), cipher, providers=["wix", "sessions"])
     business = await store.create_business("acme", "Acme")
 
     with pytest.raises(InvalidConnection):
         await store.add_connection(
-            business.id, kind=kind, base_url="https://x", account_id="a", credential="c", mode=mode
+            business.id,
+            provider=kind,
+            base_url="https://x",
+            account_id="a",
+            credential="c",
+            mode=mode,
         )
 
 
@@ -147,16 +156,35 @@ async def test_connections_added_concurrently_get_distinct_positions(store: Stor
     assert sorted(c.position for c in added) == [0, 1, 2, 3, 4]
 
 
-async def test_a_moved_connection_keeps_its_id_and_gets_the_new_base_url(store: Store) -> None:
+async def test_an_updated_connection_keeps_its_id_and_position(store: Store) -> None:
     business = await store.create_business("moves", "Moves")
     connection = await _add(store, business.id, "wix")
-    await store.move_connection(connection.public_id, "http://127.0.0.1:9999/_emulators/wix")
+    before = await store.revision()
+    await store.update_connection(
+        connection.public_id, base_url="http://127.0.0.1:9999/_emulators/wix", credential="new"
+    )
     moved = await store.get_connection(connection.public_id)
     assert moved is not None
-    assert moved.public_id == connection.public_id
+    assert moved.public_id == connection.public_id and moved.position == connection.position
     assert moved.base_url == "http://127.0.0.1:9999/_emulators/wix"
+    [config] = await store.connection_configs(business.id)
+    assert config.credential == "new"
+    assert await store.revision() == before + 1
     with pytest.raises(ConnectionNotFound):
-        await store.move_connection("conn_missing", "http://x")
+        await store.update_connection("conn_missing", base_url="http://x")
+
+
+async def test_every_change_servers_cache_moves_the_revision(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    start = await store.revision()
+    business = await store.create_business("rev", "Rev")
+    connection = await _add(store, business.id, "wix")
+    key, _ = await store.create_api_key(business.id, name="k", scopes=["business:read"])
+    await store.revoke_api_key(key.key_id, now=datetime.now(UTC))
+    await store.set_rate_limit(business.id, 10)
+    await store.remove_connection(connection.public_id)
+    assert await store.revision() == start + 5
 
 
 async def test_a_business_is_found_by_its_public_id_and_by_its_connection(store: Store) -> None:

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from schema.records import ParticipantKey, ParticipantRecord
 from server.providers.errors import ProviderError
-from server.providers.http import HttpxTransport, ProviderHttp, UpstreamLimits
-from server.providers.wix.client import WixAdapter, wix_headers
+from server.providers.wix.client import WixAdapter
 from server.providers.wix.dataset import WixDataset, generate_dataset
 from server.providers.wix.emulator import WixEmulator, create_emulator
+from server.providers.wix.spec import SPEC
+from tests.server.providers.support import adapter_for, list_all
 
 CONTACTS = 60
 
@@ -26,52 +28,46 @@ class Wix:
     dataset: WixDataset
 
 
-def adapter_for(transport: HttpxTransport, api_key: str = "key") -> WixAdapter:
-    http = ProviderHttp(
-        transport,
-        provider="wix",
-        base_url="http://wix.test",
-        headers=wix_headers("site", api_key),
-        limits=UpstreamLimits(),
-    )
-    return WixAdapter(http, connection="conn_test")
-
-
 @pytest.fixture
 async def wix() -> AsyncIterator[Wix]:
     dataset = generate_dataset(seed=3, contacts=CONTACTS)
     emulator = create_emulator(dataset, api_key="key", site_id="site")
-    transport = HttpxTransport(httpx.ASGITransport(app=emulator.app))
-    yield Wix(adapter_for(transport), emulator, dataset)
+    adapter, transport = adapter_for(SPEC, emulator.app, account_id="site", credential="key")
+    assert isinstance(adapter, WixAdapter)
+    yield Wix(adapter, emulator, dataset)
     await transport.close()
 
 
-async def test_contacts_page_with_wix_cursors_in_creation_order(wix: Wix) -> None:
-    seen, cursor = [], None
-    while True:
-        page = await wix.adapter.list_participants(cursor=cursor, limit=25)
-        seen += [p.key.provider_id for p in page.items]
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    assert seen == [c["id"] for c in wix.dataset.contacts]
-    assert wix.emulator.requests["contacts.query"] == math.ceil(CONTACTS / 25)
+async def first(wix: Wix, limit: int) -> list[ParticipantRecord]:
+    listed = await wix.adapter.list_participants(position=None, limit=limit)
+    return [record for record, _ in listed.participants]
 
 
-async def test_participants_map_names_emails_and_keys(wix: Wix) -> None:
-    page = await wix.adapter.list_participants(cursor=None, limit=5)
+@pytest.mark.parametrize("limit", [7, 25, 60])
+async def test_contacts_list_in_creation_order_following_positions(wix: Wix, limit: int) -> None:
+    seen = await list_all(wix.adapter, limit)
+    assert [p.key.provider_id for p in seen] == [c["id"] for c in wix.dataset.contacts]
+    assert wix.emulator.requests["contacts.query"] == math.ceil(CONTACTS / limit)
+
+
+async def test_a_participant_maps_exactly_from_its_contact(wix: Wix) -> None:
     contact = wix.dataset.contacts[0]
-    first = page.items[0]
-    assert first.key.connection == "conn_test"
-    assert first.name == f"{contact['info']['name']['first']} {contact['info']['name']['last']}"
-    assert first.email == contact["primaryInfo"]["email"]
-    assert first.source == "wix"
+    [record] = await first(wix, 1)
+    name = contact["info"]["name"]
+    assert record == ParticipantRecord(
+        key=ParticipantKey("conn_test", contact["id"]),
+        name=f"{name['first']} {name['last']}",
+        email=contact["primaryInfo"]["email"],
+        phone=contact["primaryInfo"].get("phone"),
+        created_at=contact["createdDate"],
+        provider="wix",
+    )
 
 
 async def test_relations_of_a_page_cost_one_call_each_and_align_with_the_participants(
     wix: Wix,
 ) -> None:
-    participants = list((await wix.adapter.list_participants(cursor=None, limit=50)).items)
+    participants = await first(wix, 50)
     wix.emulator.reset_counts()
     registrations = await wix.adapter.registrations(participants)
     purchases = await wix.adapter.purchases(participants)
@@ -96,35 +92,99 @@ async def test_relations_of_a_page_cost_one_call_each_and_align_with_the_partici
     assert len(consents) == len(participants)
 
 
-async def test_statuses_follow_the_documented_maps(wix: Wix) -> None:
-    participants = list((await wix.adapter.list_participants(cursor=None, limit=60)).items)
-    registrations = [r for rs in await wix.adapter.registrations(participants) for r in rs]
-    booking_status = {b["id"]: b["status"] for b in wix.dataset.bookings}
-    expected = {
-        "CONFIRMED": "confirmed",
-        "PENDING": "pending",
-        "CREATED": "pending",
-        "CANCELED": "cancelled",
-        "DECLINED": "declined",
-        "WAITING_LIST": "waitlisted",
-    }
-    for registration in registrations:
-        assert registration.status == expected[booking_status[registration.provider_id]]
-        assert (registration.confirmed_at is not None) == (registration.status == "confirmed")
+BOOKING_STATUS = {
+    "CONFIRMED": "confirmed",
+    "PENDING": "pending",
+    "CREATED": "pending",
+    "CANCELED": "cancelled",
+    "DECLINED": "declined",
+    "WAITING_LIST": "waitlisted",
+}
+PAYMENT_STATUS = {
+    "PAID": "paid",
+    "NOT_PAID": "pending",
+    "PENDING": "pending",
+    "PARTIALLY_PAID": "partially_paid",
+    "FULLY_REFUNDED": "refunded",
+    "PARTIALLY_REFUNDED": "partially_refunded",
+}
+SUBSCRIPTION_STATUS = {"SUBSCRIBED": "granted", "UNSUBSCRIBED": "denied", "PENDING": "pending"}
+
+
+async def test_every_booking_maps_to_its_registration_value_by_value(wix: Wix) -> None:
+    participants = await first(wix, 60)
+    by_contact = await wix.adapter.registrations(participants)
+    bookings = {b["id"]: b for b in wix.dataset.bookings}
+    seen_statuses = set()
+    for participant, registrations in zip(participants, by_contact, strict=True):
+        mine = [
+            b
+            for b in wix.dataset.bookings
+            if b["contactDetails"]["contactId"] == participant.key.provider_id
+        ]
+        assert sorted(r.provider_id for r in registrations) == sorted(b["id"] for b in mine)
+        for registration in registrations:
+            booking = bookings[registration.provider_id]
+            seen_statuses.add(booking["status"])
+            assert registration.status == BOOKING_STATUS[booking["status"]]
+            assert registration.session_id == booking["bookedEntity"]["slot"]["sessionId"]
+            assert registration.created_at == booking["createdDate"]
+            expected_confirmed = (
+                booking["updatedDate"] if booking["status"] == "CONFIRMED" else None
+            )
+            assert registration.confirmed_at == expected_confirmed
+    assert seen_statuses == set(BOOKING_STATUS)  # every mapping was exercised
+
+
+async def test_every_order_line_maps_to_a_purchase_value_by_value(wix: Wix) -> None:
+    participants = await first(wix, 60)
     purchases = [p for ps in await wix.adapter.purchases(participants) for p in ps]
-    orders = {o["id"]: o for o in wix.dataset.orders}
+    lines = {
+        f"{order['id']}/{line['id']}": (order, line)
+        for order in wix.dataset.orders
+        for line in order["lineItems"]
+    }
+    assert {p.provider_id for p in purchases} == set(lines)
+    seen = set()
     for purchase in purchases:
-        order = orders[purchase.provider_id.split("/")[0]]
-        if order.get("status") == "CANCELED":
-            assert purchase.status == "cancelled"
+        order, line = lines[purchase.provider_id]
+        expected = (
+            "cancelled" if order["status"] == "CANCELED" else PAYMENT_STATUS[order["paymentStatus"]]
+        )
+        seen.add("CANCELED" if order["status"] == "CANCELED" else order["paymentStatus"])
+        assert purchase.status == expected
+        assert str(purchase.price_paid) == line["totalPriceAfterTax"]["amount"]
+        assert purchase.currency_code == "USD"
+        assert purchase.purchased_at == order["purchasedDate"]
+        assert purchase.product.provider_id == line["catalogReference"]["catalogItemId"]
+        assert purchase.product.name == line["productName"]["original"]
+    assert seen == set(PAYMENT_STATUS) | {"CANCELED"}
+
+
+async def test_consent_joins_subscriptions_by_email(wix: Wix) -> None:
+    participants = await first(wix, 60)
+    by_email = {s["email"].lower(): s for s in wix.dataset.subscriptions}
+    shouting = ParticipantRecord(
+        ParticipantKey("conn_test", "x"), "Shout", participants[0].email.upper(), provider="wix"
+    )
+    no_email = ParticipantRecord(ParticipantKey("conn_test", "y"), "Quiet", None, provider="wix")
+    consents = await wix.adapter.consents([*participants, shouting, no_email])
+    statuses = set()
+    for participant, consent in zip(participants, consents, strict=False):
+        subscription = by_email.get(participant.email.lower())
+        assert consent is not None
+        if subscription is None:
+            assert (consent.status, consent.at) == ("unknown", None)
+            statuses.add("none")
         else:
-            assert purchase.status in {
-                "paid",
-                "pending",
-                "partially_paid",
-                "refunded",
-                "partially_refunded",
-            }
+            statuses.add(subscription["subscriptionStatus"])
+            assert consent.status == SUBSCRIPTION_STATUS.get(
+                subscription["subscriptionStatus"], "unknown"
+            )
+            assert consent.at == subscription["updatedDate"]
+    assert statuses == {"SUBSCRIBED", "UNSUBSCRIBED", "PENDING", "NOT_SET", "none"}
+    assert consents[-2] == consents[0]  # the email matched whatever its case
+    assert consents[-1] is None  # no email, no consent to speak of
 
 
 async def test_a_session_is_fetched_by_id_and_an_unknown_one_is_none(wix: Wix) -> None:
@@ -149,14 +209,14 @@ async def test_provider_failures_become_provider_errors_without_provider_text(
     for name, value in fault.items():
         setattr(wix.emulator.faults, name, value)
     with pytest.raises(ProviderError) as raised:
-        await wix.adapter.list_participants(cursor=None, limit=5)
+        await wix.adapter.list_participants(position=None, limit=5)
     assert raised.value.provider == "wix"
 
 
 async def test_wrong_credentials_are_a_provider_error(wix: Wix) -> None:
-    transport = HttpxTransport(httpx.ASGITransport(app=wix.emulator.app))
+    adapter, transport = adapter_for(SPEC, wix.emulator.app, account_id="site", credential="no")
     with pytest.raises(ProviderError) as raised:
-        await adapter_for(transport, api_key="wrong").list_participants(cursor=None, limit=5)
+        await adapter.list_participants(position=None, limit=5)
     await transport.close()
     assert raised.value.status == 401
 
@@ -172,8 +232,8 @@ async def test_transient_failures_are_retried_until_the_call_succeeds(
     wix.emulator.faults.status = status
     wix.emulator.faults.retry_after = 0
     wix.emulator.faults.fail_next = failures
-    page = await wix.adapter.list_participants(cursor=None, limit=5)
-    assert len(page.items) == 5
+    listed = await wix.adapter.list_participants(position=None, limit=5)
+    assert len(listed.participants) == 5
     assert wix.emulator.requests["contacts.query"] == calls
 
 
@@ -182,7 +242,7 @@ async def test_a_retry_waits_as_long_as_retry_after_asks(wix: Wix) -> None:
     wix.emulator.faults.retry_after = 1
     wix.emulator.faults.fail_next = 1
     began = time.monotonic()
-    await wix.adapter.list_participants(cursor=None, limit=5)
+    await wix.adapter.list_participants(position=None, limit=5)
     assert time.monotonic() - began >= 1.0
     assert wix.emulator.requests["contacts.query"] == 2
 
@@ -190,7 +250,7 @@ async def test_a_retry_waits_as_long_as_retry_after_asks(wix: Wix) -> None:
 async def test_retries_stop_after_three_attempts(wix: Wix) -> None:
     wix.emulator.faults.status = 500
     with pytest.raises(ProviderError):
-        await wix.adapter.list_participants(cursor=None, limit=5)
+        await wix.adapter.list_participants(position=None, limit=5)
     assert wix.emulator.requests["contacts.query"] == 3
 
 
@@ -206,6 +266,6 @@ async def test_a_long_retry_after_or_a_garbled_answer_is_not_retried(
         setattr(wix.emulator.faults, name, value)
     began = time.monotonic()
     with pytest.raises(ProviderError):
-        await wix.adapter.list_participants(cursor=None, limit=5)
+        await wix.adapter.list_participants(position=None, limit=5)
     assert time.monotonic() - began < 1
     assert wix.emulator.requests["contacts.query"] == 1

@@ -15,7 +15,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from server.providers.wix.dataset import WixDataset, generate_dataset
-from server.providers.wix.emulator import Faults, WixEmulator, create_emulator
+from server.providers.emulation import Faults
+from server.providers.wix.emulator import WixEmulator, create_emulator
 
 API_KEY = "IST.test-key"
 SITE_ID = "2d4c7f9e-0000-4000-8000-000000000001"
