@@ -14,8 +14,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from server.providers.wix.dataset import WixDataset, generate_dataset
 from server.providers.emulation import Faults
+from server.providers.wix.dataset import WixDataset, generate_dataset
 from server.providers.wix.emulator import WixEmulator, create_emulator
 
 API_KEY = "IST.test-key"
