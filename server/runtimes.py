@@ -193,6 +193,7 @@ class Runtimes:
             max_pages=self._limits.max_pages,
             attempts=spec.retry.attempts,
             longest_wait=spec.retry.longest_wait,
+            cache_seconds=self._limits.cache_seconds,
         )
         return ProviderHttp(
             self._transport,

@@ -108,6 +108,7 @@ class Services:
                 timeout_seconds=settings.upstream_timeout_seconds,
                 max_bytes=settings.max_upstream_bytes,
                 max_pages=settings.max_upstream_pages,
+                cache_seconds=settings.provider_cache_seconds,
             ),
             budget_storage(settings.redis_url),
             breaker_factory(settings.breaker_failures, settings.breaker_cooldown_seconds),

@@ -66,6 +66,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _seconds_up_to(maximum: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = _seconds(text)
+        if value > maximum:
+            raise ValueError(f"must be at most {maximum:g} seconds")
+        return value
+
+    return parse
+
+
 def _secret(minimum: int) -> Callable[[str], Secret]:
     def parse(text: str) -> Secret:
         if len(text) < minimum:
@@ -204,6 +214,12 @@ class Settings:
         "20",
         "Most provider pages read for one relation in one request.",
         _whole(1),
+    )
+    provider_cache_seconds: float = _setting(
+        "PROVIDER_CACHE_SECONDS",
+        "180",
+        "How long a provider's slow-changing lists may be reused between requests (at most 180).",
+        _seconds_up_to(180),
     )
     breaker_failures: int = _setting(
         "BREAKER_FAILURES",

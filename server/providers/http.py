@@ -55,6 +55,7 @@ class UpstreamLimits:
     max_pages: int = 20
     attempts: int = 3
     longest_wait: float = 2.0
+    cache_seconds: float = 60.0  # how long an adapter may reuse slow-changing lists
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""A running server over two businesses, each connected to its own emulated Wix site.
+"""A running server over two businesses, each connected to emulated providers.
 
-The adapters reach the emulators over HTTP through httpx's ASGI transport: the same
-requests, headers and bodies as to the real Wix, without sockets.
+Which providers each business uses comes from the `connected` fixture (by default one
+Wix site each); every emulator and data set comes from the provider's spec in the
+registry. The adapters reach the emulators over HTTP through httpx's ASGI transport: the
+same requests, headers and bodies as to the real providers, without sockets.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from server.app import create_app
-from server.providers.wix.dataset import generate_dataset
-from server.providers.wix.emulator import WixEmulator, create_emulator
+from server.providers.registry import PROVIDERS
+from server.providers.spec import ProviderSpec
 from server.services import Services
 from server.settings import Settings
 from server.store.database import migrate
@@ -38,10 +40,11 @@ ACME_CONTACTS = 30
 class World:
     client: httpx.AsyncClient
     services: Services
-    emulators: dict[str, WixEmulator]
+    emulators: dict[tuple[str, str], Any]  # (handle, provider) -> its emulator
     keys: dict[str, str] = field(default_factory=dict)
     business_ids: dict[str, int] = field(default_factory=dict)
-    connections: dict[str, str] = field(default_factory=dict)  # handle -> connection id
+    connections: dict[str, str] = field(default_factory=dict)  # handle -> first connection
+    connection_ids: dict[tuple[str, str], str] = field(default_factory=dict)
 
     async def post(
         self,
@@ -64,8 +67,11 @@ class World:
             body["variables"] = variables
         return await self.post(body, **kwargs)
 
-    def upstream_calls(self, site: str = "tremble") -> dict[str, int]:
-        return dict(self.emulators[site].requests)
+    def emulator(self, provider: str = "wix", handle: str = "tremble") -> Any:
+        return self.emulators[(handle, provider)]
+
+    def upstream_calls(self, handle: str = "tremble", provider: str = "wix") -> dict[str, int]:
+        return dict(self.emulator(provider, handle).requests)
 
     def reset_counts(self) -> None:
         for emulator in self.emulators.values():
@@ -96,42 +102,71 @@ def setting_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def connected() -> dict[str, tuple[str, ...]]:
+    """The providers each business is connected to, in order; a test module overrides it."""
+    return {"tremble": ("wix",), "acme": ("wix",)}
+
+
+@pytest.fixture
+def providers() -> tuple[ProviderSpec, ...]:
+    """The registry the server runs with; a test module overrides it to add a provider."""
+    return PROVIDERS
+
+
+BUSINESSES = {
+    "tremble": ("Tremble Studios", 1, TREMBLE_CONTACTS),
+    "acme": ("Acme Climbing", 2, ACME_CONTACTS),
+}
+
+
+def credential_of(provider: str, handle: str) -> str:
+    return f"{provider}-key-{handle[0]}"
+
+
+@pytest.fixture
 async def world(
-    tmp_path: Path, policy_path: Path | None, setting_overrides: dict[str, Any]
+    tmp_path: Path,
+    policy_path: Path | None,
+    setting_overrides: dict[str, Any],
+    connected: dict[str, tuple[str, ...]],
+    providers: tuple[ProviderSpec, ...],
 ) -> AsyncIterator[World]:
-    emulators = {
-        "tremble": create_emulator(
-            generate_dataset(seed=1, contacts=TREMBLE_CONTACTS),
-            api_key="wix-key-t",
-            site_id="site-t",
-        ),
-        "acme": create_emulator(
-            generate_dataset(seed=2, contacts=ACME_CONTACTS), api_key="wix-key-a", site_id="site-a"
-        ),
-    }
-    upstream = Starlette(routes=[Mount(f"/{name}", app=e.app) for name, e in emulators.items()])
+    specs = {spec.name: spec for spec in providers}
+    emulators: dict[tuple[str, str], Any] = {}
+    for handle, names in connected.items():
+        _, seed, size = BUSINESSES[handle]
+        for name in names:
+            emulated = specs[name].emulated
+            emulators[(handle, name)] = emulated.emulator(
+                emulated.dataset(seed, size), emulated.account_id, credential_of(name, handle)
+            )
+    upstream = Starlette(routes=[Mount(f"/{h}/{p}", app=e.app) for (h, p), e in emulators.items()])
     overrides = {"policy_path": policy_path} if policy_path else {}
     overrides.update(setting_overrides)
     app = create_app(
-        settings_for(tmp_path, **overrides), upstream=httpx.ASGITransport(app=upstream)
+        settings_for(tmp_path, **overrides),
+        upstream=httpx.ASGITransport(app=upstream),
+        providers=providers,
     )
     services: Services = app.state.services
     await migrate(services.engine)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     built = World(client=client, services=services, emulators=emulators)
     store = services.store
-    for handle, name in (("tremble", "Tremble Studios"), ("acme", "Acme Climbing")):
-        business = await store.create_business(handle, name)
+    for handle, names in connected.items():
+        business = await store.create_business(handle, BUSINESSES[handle][0])
         built.business_ids[handle] = business.id
-        connection = await store.add_connection(
-            business.id,
-            provider="wix",
-            base_url=f"http://wix.test/{handle}",
-            account_id=f"site-{handle[0]}",
-            credential=f"wix-key-{handle[0]}",
-            mode="live",
-        )
-        built.connections[handle] = connection.public_id
+        for name in names:
+            connection = await store.add_connection(
+                business.id,
+                provider=name,
+                base_url=f"http://upstream.test/{handle}/{name}",
+                account_id=specs[name].emulated.account_id,
+                credential=credential_of(name, handle),
+                mode=specs[name].mode,
+            )
+            built.connection_ids[(handle, name)] = connection.public_id
+            built.connections.setdefault(handle, connection.public_id)
         _, built.keys[handle] = await store.create_api_key(
             business.id, name="all", scopes=ALL_SCOPES
         )

@@ -178,7 +178,7 @@ async def test_a_key_of_one_business_never_sees_another_business_data(world: Wor
 async def test_a_failing_provider_gives_partial_data_with_upstream_unavailable(
     world: World,
 ) -> None:
-    emulator = world.emulators["tremble"]
+    emulator = world.emulator()
     query = """{ activeBusiness { name participants(first: 5) { nodes { name
       registrations { nodes { id } } } } } }"""
     body = (await world.query("{ activeBusiness { name } }")).json()

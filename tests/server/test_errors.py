@@ -96,7 +96,7 @@ async def test_an_internal_field_is_forbidden_and_nothing_executes(world: World)
     assert error["extensions"]["reason"] == "NOT_EXPOSED"
     assert error["extensions"]["requiredScope"] is None
     assert error["extensions"]["documentation"].endswith("/@tremble/api/reference")
-    assert world.emulators["tremble"].total_requests == 0
+    assert world.emulator().total_requests == 0
 
 
 async def test_each_offending_field_gets_one_error(world: World) -> None:

@@ -123,7 +123,7 @@ async def test_one_operation_per_request_a_batch_is_refused(world: World) -> Non
 async def test_a_slow_operation_times_out_and_its_upstream_calls_are_cancelled(
     world: World,
 ) -> None:
-    emulator = world.emulators["tremble"]
+    emulator = world.emulator()
     started, cancelled = asyncio.Event(), asyncio.Event()
 
     async def slow_bookings(request: Request) -> Response:

@@ -32,7 +32,7 @@ async def test_a_failing_participants_list_is_upstream_unavailable(
     world: World, fault: dict[str, Any]
 ) -> None:
     for name, value in fault.items():
-        setattr(world.emulators["tremble"].faults, name, value)
+        setattr(world.emulator().faults, name, value)
     response = await world.query(PAGE)
     assert response.status_code == 200
     body = response.json()
@@ -53,7 +53,7 @@ async def test_a_failing_participants_list_is_upstream_unavailable(
 
 
 async def test_another_business_is_unaffected_by_a_failing_provider(world: World) -> None:
-    world.emulators["tremble"].faults.status = 500
+    world.emulator().faults.status = 500
     body = (await world.query(PAGE, key="acme", handle="acme")).json()
     assert "errors" not in body
     assert len(body["data"]["activeBusiness"]["participants"]["nodes"]) == 3

@@ -1,0 +1,377 @@
+"""An HTTP emulator of the slice of the Sessionboard Public API the Sessionboard provider uses.
+
+Its root is the API's base URL and every path starts with ``/v1``. It checks the
+``x-access-token`` header and the token's scopes, pages every list with ``page`` and
+``pageSize`` in the ``data`` or ``results`` envelope (legacy endpoints use ``results``;
+either can be switched per endpoint), applies search bodies' filters and sort, enforces a
+rate limit of 100 requests per 15 minutes per token and category with ``RateLimit-*``
+headers, and answers every failure as ``{"error": <reason phrase>, "message": ...}``.
+``Faults`` makes it slow, throttled or broken.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any, Literal
+
+from starlette.requests import Request
+
+from server.providers.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
+from server.providers.sessionboard.dataset import STATUSES, Json, SessionboardDataset
+from server.providers.sessionboard.dataset import parse_timestamp as _parse_wire
+
+Envelope = Literal["data", "results"]
+ENVELOPES: tuple[Envelope, ...] = ("data", "results")
+SCOPES = ("read:events", "read:sessions", "read:contacts")
+# Which rate-limit category (and so which read:<category> scope) each endpoint belongs to.
+CATEGORIES = {
+    "events.list": "events",
+    "sessions.search": "sessions",
+    "sessions.get": "sessions",
+    "contacts.search": "contacts",
+    "contact.sessions": "sessions",
+}
+DEFAULT_ENVELOPES: dict[str, Envelope] = {
+    "events.list": "results",
+    "sessions.search": "data",
+    "contacts.search": "data",
+    "contact.sessions": "results",
+}
+DEFAULT_RATE_LIMIT = (100, 900.0)  # 100 requests per 15 minutes
+PAGE = ("page", 1, 1, 999)
+PAGE_SIZE = ("pageSize", 25, 1, 100)
+SORT_FIELDS = {"createdAt": "created_at", "updatedAt": "updated_at"}
+SEARCH_KEYS = frozenset({"filters", "sort", "expand"})
+
+
+def sessionboard_error(status: int, message: str) -> EmulatorError:
+    """Sessionboard's error envelope: the status's reason phrase and a message."""
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    return EmulatorError(status, {"error": reason, "message": message})
+
+
+def bad_request(message: str) -> EmulatorError:
+    return sessionboard_error(400, message)
+
+
+def not_found(message: str) -> EmulatorError:
+    return sessionboard_error(404, message)
+
+
+# ---------------------------------------------------------------- search bodies
+
+
+@dataclass(frozen=True)
+class Search:
+    """A validated search body: time windows, allowed statuses and an order."""
+
+    windows: tuple[tuple[str, datetime | None, datetime | None], ...] = ()
+    statuses: frozenset[str] | None = None
+    order: str | None = None
+    descending: bool = False
+
+    def apply(self, items: Sequence[Json], default: Callable[[Json], Any]) -> list[Json]:
+        """Rows that pass every window (`after` and `before` are exclusive) and the status
+        filter, in the requested order; ties and the default keep the default order."""
+        rows = sorted((item for item in items if self._keeps(item)), key=default)
+        if self.order is not None:
+            field = self.order
+            rows.sort(key=lambda item: _parse_wire(item[field]), reverse=self.descending)
+        return rows
+
+    def _keeps(self, item: Json) -> bool:
+        if self.statuses is not None and item.get("status") not in self.statuses:
+            return False
+        for field, after, before in self.windows:
+            moment = _parse_wire(item[field])
+            if (after is not None and moment <= after) or (before is not None and moment >= before):
+                return False
+        return True
+
+
+def parse_search(body: Json, *, statuses: bool) -> Search:
+    """Validate ``{"filters", "sort", "expand"}``; anything malformed is a 400."""
+    if body is None:
+        return Search()
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object")
+    if unknown := sorted(set(body) - SEARCH_KEYS):
+        raise bad_request(f"Unknown body field {unknown[0]!r}")
+    _check_expand(body.get("expand"))
+    windows, allowed = _filters(body.get("filters"), statuses)
+    order, descending = _sort(body.get("sort"))
+    return Search(tuple(windows), allowed, order, descending)
+
+
+def _filters(
+    raw: Any, statuses: bool
+) -> tuple[list[tuple[str, datetime | None, datetime | None]], frozenset[str] | None]:
+    if raw is None:
+        return [], None
+    if not isinstance(raw, dict):
+        raise bad_request("filters must be an object")
+    known = set(SORT_FIELDS) | ({"status"} if statuses else set())
+    if unknown := sorted(set(raw) - known):
+        raise bad_request(f"Unknown filter {unknown[0]!r}; expected one of {sorted(known)}")
+    windows = []
+    for name, field in SORT_FIELDS.items():
+        window = raw.get(name)
+        if window is None:
+            continue
+        if not isinstance(window, dict) or set(window) - {"before", "after"}:
+            raise bad_request(f"filters.{name} must be an object with before and/or after")
+        after = _timestamp(window.get("after"), f"filters.{name}.after")
+        before = _timestamp(window.get("before"), f"filters.{name}.before")
+        windows.append((field, after, before))
+    return windows, _statuses(raw.get("status"))
+
+
+def _statuses(raw: Any) -> frozenset[str] | None:
+    if raw is None:
+        return None
+    wanted = [raw] if isinstance(raw, str) else raw
+    if not isinstance(wanted, list) or not wanted or any(item not in STATUSES for item in wanted):
+        raise bad_request(f"filters.status must be one of {list(STATUSES)} or a list of them")
+    return frozenset(wanted)
+
+
+def _timestamp(raw: Any, where: str) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        if not isinstance(raw, str):
+            raise ValueError(raw)
+        return _parse_wire(raw)
+    except ValueError:
+        raise bad_request(f"{where} must be an ISO 8601 timestamp") from None
+
+
+def _sort(raw: Any) -> tuple[str | None, bool]:
+    if raw is None:
+        return None, False
+    if (
+        not isinstance(raw, dict)
+        or set(raw) - {"order", "sort"}
+        or raw.get("order") not in SORT_FIELDS
+        or raw.get("sort", "asc") not in ("asc", "desc")
+    ):
+        raise bad_request('sort must be {"order": "createdAt"|"updatedAt", "sort": "asc"|"desc"}')
+    return SORT_FIELDS[raw["order"]], raw.get("sort") == "desc"
+
+
+def _check_expand(raw: Any) -> None:
+    if raw is not None and (
+        not isinstance(raw, list) or not all(isinstance(item, str) for item in raw)
+    ):
+        raise bad_request("expand must be a list of strings")
+
+
+# ---------------------------------------------------------------- paging
+
+
+def paging(request: Request) -> tuple[int, int]:
+    """``page`` (1..999, default 1) and ``pageSize`` (1..100, default 25)."""
+    values = []
+    for name, default, low, high in (PAGE, PAGE_SIZE):
+        raw = request.query_params.get(name)
+        if raw is None:
+            values.append(default)
+            continue
+        if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+            raise bad_request(f"{name} must be an integer between {low} and {high}")
+        values.append(int(raw))
+    return values[0], values[1]
+
+
+def page_of(items: Sequence[Json], page: int, size: int, envelope: Envelope) -> Json:
+    start = (page - 1) * size
+    pagination = {
+        "currentPage": page,
+        "pageSize": size,
+        "totalPages": math.ceil(len(items) / size),
+        "totalResults": len(items),
+    }
+    return {envelope: list(items[start : start + size]), "pagination": pagination}
+
+
+def _path_id(request: Request, name: str, kind: str) -> int:
+    raw = request.path_params[name]
+    if not (raw.isascii() and raw.isdigit()):
+        raise not_found(f"{kind} {raw} not found")
+    return int(raw)
+
+
+def _endpoint_name(request: Request) -> str:
+    """The kit names each route after its endpoint; the router records the matched route."""
+    return getattr(request.scope.get("route"), "name", "") or ""
+
+
+def _by_id(item: Json) -> Any:
+    return item["id"]
+
+
+def _by_creation(item: Json) -> Any:
+    return (_parse_wire(item["created_at"]), item["id"])
+
+
+# ---------------------------------------------------------------- the emulator
+
+
+class SessionboardEmulator(Emulator):
+    """One emulated Sessionboard organisation: its data, token and scopes, on the kit."""
+
+    def __init__(
+        self,
+        dataset: SessionboardDataset,
+        *,
+        token: str,
+        organization_id: int | str,
+        faults: Faults | None = None,
+        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        envelopes: Mapping[str, Envelope] | None = None,
+        scopes: Iterable[str] | None = None,
+    ) -> None:
+        if not token:
+            raise ValueError("token must not be empty")
+        self.dataset, self.token = dataset, token
+        self.organization_id = str(organization_id)
+        self.scopes = frozenset(SCOPES if scopes is None else scopes)
+        if unknown := sorted(self.scopes - set(SCOPES)):
+            raise ValueError(f"Unknown scope {unknown[0]!r}; expected some of {list(SCOPES)}")
+        self.envelopes = {**DEFAULT_ENVELOPES, **(envelopes or {})}
+        for name, envelope in self.envelopes.items():
+            if name not in DEFAULT_ENVELOPES or envelope not in ENVELOPES:
+                raise ValueError(f"Bad envelope {envelope!r} for {name!r}")
+        self._events = {event["id"]: event for event in dataset.events}
+        self._sessions = {
+            event_id: {session["id"]: session for session in sessions}
+            for event_id, sessions in dataset.sessions_by_event.items()
+        }
+        self._contact_ids = {contact["id"] for contact in dataset.contacts}
+        endpoints = [
+            Endpoint("GET", "/v1/events", "events.list", self._list_events),
+            Endpoint(
+                "POST", "/v1/event/{eventId}/sessions", "sessions.search", self._search_sessions
+            ),
+            Endpoint(
+                "GET", "/v1/event/{eventId}/sessions/{sessionId}", "sessions.get", self._get_session
+            ),
+            Endpoint(
+                "POST", "/v1/organization/{orgId}/contacts", "contacts.search", self._contacts
+            ),
+            Endpoint(
+                "GET",
+                "/v1/event/{eventId}/contacts/{contactId}/sessions",
+                "contact.sessions",
+                self._contact_sessions,
+            ),
+        ]
+        limit = None
+        if rate_limit is not None:
+            requests, window = rate_limit
+            if requests < 1 or window <= 0:
+                raise ValueError("rate_limit needs at least 1 request per a positive window")
+            limit = RateLimit(requests, window, prefix="RateLimit", per=self._rate_key)
+        super().__init__(
+            endpoints,
+            authenticate=self._authenticate,
+            error=sessionboard_error,
+            faults=faults,
+            rate_limit=limit,
+        )
+
+    def _authenticate(self, request: Request) -> None:
+        sent = request.headers.get("x-access-token")
+        if sent is None:
+            raise sessionboard_error(401, "The x-access-token header is missing")
+        if not hmac.compare_digest(sent.encode(), self.token.encode()):
+            raise sessionboard_error(401, "The access token is invalid")
+        scope = f"read:{CATEGORIES.get(_endpoint_name(request), '')}"
+        if scope not in self.scopes:
+            raise sessionboard_error(403, f"The token lacks the {scope} scope")
+
+    def _rate_key(self, request: Request) -> str:
+        """Budgets are per token and category; only authenticated requests get here."""
+        category = CATEGORIES.get(_endpoint_name(request), "")
+        return f"{request.headers.get('x-access-token', '')}\n{category}"
+
+    def _event(self, request: Request) -> int:
+        event_id = _path_id(request, "eventId", "Event")
+        if event_id not in self._events:
+            raise not_found(f"Event {event_id} not found")
+        return event_id
+
+    def _list_events(self, request: Request, body: Json) -> Json:
+        page, size = paging(request)
+        return page_of(self.dataset.events, page, size, self.envelopes["events.list"])
+
+    def _search_sessions(self, request: Request, body: Json) -> Json:
+        event_id = self._event(request)
+        page, size = paging(request)
+        search = parse_search(body, statuses=True)
+        rows = search.apply(self.dataset.sessions_by_event[event_id], _by_id)
+        return page_of(rows, page, size, self.envelopes["sessions.search"])
+
+    def _get_session(self, request: Request, body: Json) -> Json:
+        event_id = self._event(request)
+        session_id = _path_id(request, "sessionId", "Session")
+        session = self._sessions[event_id].get(session_id)
+        if session is None:
+            raise not_found(f"Session {session_id} not found in event {event_id}")
+        return session
+
+    def _contacts(self, request: Request, body: Json) -> Json:
+        org = request.path_params["orgId"]
+        if org != self.organization_id:
+            raise not_found(f"Organization {org} not found")
+        page, size = paging(request)
+        search = parse_search(body, statuses=False)
+        rows = search.apply(self.dataset.contacts, _by_creation)
+        return page_of(rows, page, size, self.envelopes["contacts.search"])
+
+    def _contact_sessions(self, request: Request, body: Json) -> Json:
+        event_id = self._event(request)
+        contact_id = _path_id(request, "contactId", "Contact")
+        if contact_id not in self._contact_ids:
+            raise not_found(f"Contact {contact_id} not found")
+        page, size = paging(request)
+        rows = [s for e, s in self.dataset.sessions_of(contact_id) if e == event_id]
+        return page_of(rows, page, size, self.envelopes["contact.sessions"])
+
+
+def create_emulator(
+    dataset: SessionboardDataset,
+    *,
+    token: str,
+    organization_id: int | str,
+    faults: Faults | None = None,
+    rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+    envelopes: Mapping[str, Envelope] | None = None,
+    envelope: Envelope | None = None,
+    scopes: Iterable[str] | None = None,
+) -> SessionboardEmulator:
+    """Build an emulator for one organisation; mount ``.app`` where the base URL should be.
+
+    ``envelope`` sets the list envelope of every endpoint, ``envelopes`` then overrides it
+    per endpoint name; ``rate_limit`` is ``(requests, window_seconds)`` or ``None`` for none.
+    """
+    chosen: dict[str, Envelope] = (
+        {} if envelope is None else dict.fromkeys(DEFAULT_ENVELOPES, envelope)
+    )
+    return SessionboardEmulator(
+        dataset,
+        token=token,
+        organization_id=organization_id,
+        faults=faults,
+        rate_limit=rate_limit,
+        envelopes={**chosen, **(envelopes or {})},
+        scopes=scopes,
+    )
