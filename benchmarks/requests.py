@@ -47,7 +47,7 @@ async def _in_process(folder: Path) -> tuple[httpx.AsyncClient, str, WixEmulator
     business = await services.store.create_business("bench", "Benchmark Studio")
     await services.store.add_connection(
         business.id,
-        kind="wix",
+        provider="wix",
         base_url="http://wix/wix",
         account_id="s",
         credential="k",

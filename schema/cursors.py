@@ -13,11 +13,13 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 from schema.errors import BadUserInput
 
 _VERSION = 1
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]*")
 _MAX_LENGTH = 4096  # a position per provider connection fits
 
 
@@ -26,6 +28,10 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
+    # Strict: a character outside the URL-safe alphabet is refused, not skipped, so a
+    # cursor has exactly one spelling.
+    if not _URL_SAFE.fullmatch(text):
+        raise ValueError("not URL-safe base64")
     return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from schema.errors import BadUserInput
@@ -22,6 +23,7 @@ PREFIXES = {
     "Product": "prod",
 }
 _ROOT = "gid://Sessions/"
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]*")
 _MAX_LENGTH = 512
 
 
@@ -37,6 +39,8 @@ def _b64encode(text: str) -> str:
 
 
 def _b64decode(text: str) -> str:
+    if not _URL_SAFE.fullmatch(text):  # one spelling per GID: nothing skipped
+        raise ValueError("not URL-safe base64")
     padded = text + "=" * (-len(text) % 4)
     return base64.urlsafe_b64decode(padded.encode()).decode()
 

@@ -46,7 +46,8 @@ ErrorFactory = Callable[[int, str], EmulatorError]
 class Faults:
     """Failure modes flipped at run time to exercise clients' retries and error paths.
 
-    With `fail_next` > 0 only that many requests get `status`, then it is cleared.
+    With `fail_next` > 0 only that many requests get `status`, then it is cleared. With
+    `endpoints` named, the faults touch only those endpoints.
     """
 
     latency_seconds: float = 0.0
@@ -55,6 +56,10 @@ class Faults:
     malformed_json: bool = False
     hang: bool = False  # accept the request and never answer: the client's deadline fires
     fail_next: int = 0
+    endpoints: frozenset[str] = frozenset()
+
+    def touch(self, endpoint: str) -> bool:
+        return not self.endpoints or endpoint in self.endpoints
 
 
 @dataclass
@@ -137,7 +142,8 @@ class Emulator:
             self.requests[endpoint.name] += 1
             headers: dict[str, str] = {}
             try:
-                await self._misbehave()
+                if self.faults.touch(endpoint.name):
+                    await self._misbehave()
                 self._authenticate(request)
                 headers = self._take_budget(request)
                 body = await _json_body(request, self._error) if endpoint.method == "POST" else None
@@ -146,7 +152,7 @@ class Emulator:
                 response = error.response()
                 response.headers.update({**headers, **error.headers})
                 return response
-            if self.faults.malformed_json:
+            if self.faults.malformed_json and self.faults.touch(endpoint.name):
                 return Response(b'{"unexpected": <html>', media_type="application/json")
             return JSONResponse(payload, headers=headers)
 

@@ -119,6 +119,16 @@ BUSINESSES = {
 }
 
 
+def labelled(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(label, provider): a provider's second connection is labelled `wix.2`, and so on."""
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append((name if seen[name] == 1 else f"{name}.{seen[name]}", name))
+    return labels
+
+
 def credential_of(provider: str, handle: str) -> str:
     return f"{provider}-key-{handle[0]}"
 
@@ -135,10 +145,12 @@ async def world(
     emulators: dict[tuple[str, str], Any] = {}
     for handle, names in connected.items():
         _, seed, size = BUSINESSES[handle]
-        for name in names:
+        for label, name in labelled(names):
             emulated = specs[name].emulated
-            emulators[(handle, name)] = emulated.emulator(
-                emulated.dataset(seed, size), emulated.account_id, credential_of(name, handle)
+            emulators[(handle, label)] = emulated.emulator(
+                emulated.dataset(seed + 10 * len(emulators), size),
+                emulated.account_id,
+                credential_of(name, handle),
             )
     upstream = Starlette(routes=[Mount(f"/{h}/{p}", app=e.app) for (h, p), e in emulators.items()])
     overrides = {"policy_path": policy_path} if policy_path else {}
@@ -156,16 +168,16 @@ async def world(
     for handle, names in connected.items():
         business = await store.create_business(handle, BUSINESSES[handle][0])
         built.business_ids[handle] = business.id
-        for name in names:
+        for label, name in labelled(names):
             connection = await store.add_connection(
                 business.id,
                 provider=name,
-                base_url=f"http://upstream.test/{handle}/{name}",
+                base_url=f"http://upstream.test/{handle}/{label}",
                 account_id=specs[name].emulated.account_id,
                 credential=credential_of(name, handle),
                 mode=specs[name].mode,
             )
-            built.connection_ids[(handle, name)] = connection.public_id
+            built.connection_ids[(handle, label)] = connection.public_id
             built.connections.setdefault(handle, connection.public_id)
         _, built.keys[handle] = await store.create_api_key(
             business.id, name="all", scopes=ALL_SCOPES
