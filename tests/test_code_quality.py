@@ -34,3 +34,20 @@ def test_schema_never_imports_server() -> None:
         if "from server" in path.read_text() or "import server" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_a_provider_is_named_only_in_its_folder_the_registry_and_the_readme() -> None:
+    """Adding a provider is its folder and a registry line: nothing else in the product
+    knows its name (Wix, the first, is the graph's examples' provider and is exempt)."""
+    from server.providers.registry import FOLDERS
+
+    for name in FOLDERS[1:]:
+        listed = subprocess.run(
+            ["git", "grep", "-il", name, "--", ".", ":!tests", f":!server/providers/{name}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        assert sorted(listed) == ["README.md", "server/providers/registry.py"], name
+        registry = (ROOT / "server/providers/registry.py").read_text().lower()
+        assert len([line for line in registry.splitlines() if name in line]) == 1

@@ -51,7 +51,10 @@ ERROR_MEANINGS: dict[str, str] = {
     "RATE_LIMITED": "Over a rate limit, per key or per business. HTTP 429: wait "
     "`Retry-After` seconds (also in `extensions.retryAfter`), then retry.",
     "UPSTREAM_UNAVAILABLE": "A platform the business uses did not answer: the fields it serves "
-    "are null or empty, the rest of the response is complete. `extensions.provider` names it.",
+    "are null or empty, the rest of the response is complete; `extensions.provider` and "
+    "`extensions.connection` name it. `activeBusiness { id name }` always answers, and while a "
+    "connection fails `participants` says `hasNextPage: true` with an `endCursor` that resumes "
+    "every connection where it stood.",
     "MAX_DEPTH_EXCEEDED": "The operation nests fields deeper than the limit "
     "(`extensions.limit`). Nothing runs.",
     "MAX_ALIASES_EXCEEDED": "The document uses more aliases than the limit "

@@ -1,7 +1,7 @@
 """The budget of requests the server may send one provider connection.
 
-A provider documents a limit (Sessionboard: 100 requests per 15 minutes per token and
-category); the budget keeps every connection under it, counted in a moving window so
+A provider documents a limit (say, 100 requests per 15 minutes per token and category of
+endpoint); the budget keeps every connection under it, counted in a moving window so
 that no window of that length, however it is aligned, sees more. The window lives in
 Redis when it is configured, so several server processes share one connection's budget
 instead of each spending all of it. On top, each process learns from the provider's own

@@ -1,10 +1,14 @@
-"""The providers this server reads. Adding one is a folder under `server/providers/`
-and a line here."""
+"""The providers this server reads: each is a folder under `server/providers/` whose
+`spec.py` declares a `SPEC`. Adding one is its folder and its name on the line below."""
 
 from __future__ import annotations
 
-from server.providers.sessionboard.spec import SPEC as SESSIONBOARD
-from server.providers.spec import ProviderSpec
-from server.providers.wix.spec import SPEC as WIX
+from importlib import import_module
 
-PROVIDERS: tuple[ProviderSpec, ...] = (WIX, SESSIONBOARD)
+from server.providers.spec import ProviderSpec
+
+FOLDERS = ("wix", "sessionboard")
+
+PROVIDERS: tuple[ProviderSpec, ...] = tuple(
+    import_module(f"server.providers.{folder}.spec").SPEC for folder in FOLDERS
+)

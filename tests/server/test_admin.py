@@ -92,3 +92,35 @@ async def test_the_operator_reads_internal_fields_and_fetches_nodes(world: World
         "__typename": "BusinessParticipant",
         "id": edge["node"]["id"],
     }
+
+
+async def test_five_participants_by_id_cost_one_provider_call(world: World) -> None:
+    page = await world.query("{ activeBusiness { participants(first: 5) { nodes { id } } } }")
+    ids = [n["id"] for n in page.json()["data"]["activeBusiness"]["participants"]["nodes"]]
+    world.reset_counts()
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on BusinessParticipant { id name } } }"
+    body = (await _admin(world, query, {"ids": ids})).json()
+    assert "errors" not in body, body
+    assert [n["id"] for n in body["data"]["nodes"]] == ids
+    assert world.upstream_calls() == {"contacts.query": 1}
+
+
+async def test_connecting_a_provider_checks_its_url_and_account_id(world: World) -> None:
+    business = (await _admin(world, BUSINESSES)).json()["data"]["businesses"][0]["id"]
+    mutation = """mutation($b: ID!, $url: String!, $account: String!) {
+      connectProvider(businessId: $b, provider: "wix", baseUrl: $url, accountId: $account,
+        credential: "k") { id provider } }"""
+    for url, account, message in [
+        ("not-a-url", "site-1", "`baseUrl` must be an http(s) URL"),
+        ("https://www.wixapis.com", "no spaces!", "`accountId` must be a Wix site id"),
+    ]:
+        body = await _admin(world, mutation, {"b": business, "url": url, "account": account})
+        [error] = body.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert message in error["message"]
+    body = (
+        await _admin(
+            world, mutation, {"b": business, "url": "https://www.wixapis.com", "account": "s-2"}
+        )
+    ).json()
+    assert body["data"]["connectProvider"]["provider"] == "wix"
