@@ -147,8 +147,9 @@ async def world(
         _, seed, size = BUSINESSES[handle]
         for label, name in labelled(names):
             emulated = specs[name].emulated
+            repeat = int(label.rpartition(".")[2]) if "." in label else 1
             emulators[(handle, label)] = emulated.emulator(
-                emulated.dataset(seed + 10 * len(emulators), size),
+                emulated.dataset(seed + 10 * (repeat - 1), size),
                 emulated.account_id,
                 credential_of(name, handle),
             )
