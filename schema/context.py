@@ -34,6 +34,11 @@ class GraphContext:
             self._loaders[business.public_id] = Loaders(source, self._running)
         return self._loaders[business.public_id]
 
+    def extensions(self) -> dict[str, Any]:
+        """What the response's `extensions` say about how the data was read."""
+        freshness = [f for loaders in self._loaders.values() for f in loaders.source.freshness()]
+        return {"freshness": freshness} if freshness else {}
+
     def cancel_pending(self) -> None:
         """Cancel the batch loads (and so the upstream calls) still running."""
         for task in list(self._running):

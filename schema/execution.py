@@ -49,6 +49,7 @@ class OperationResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     data: dict[str, Any] | None = None
     executed: bool = False
+    extensions: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -56,6 +57,8 @@ class OperationResult:
             body["errors"] = self.errors
         if self.executed:
             body["data"] = self.data
+        if self.extensions:
+            body["extensions"] = self.extensions
         return body
 
 
@@ -208,4 +211,6 @@ class Executor:
             )
         errors = [client_error(e) for e in result.errors or []]
         errors += [client_error(e) for e in context.partial_errors]
-        return OperationResult(errors=errors, data=result.data, executed=True)
+        return OperationResult(
+            errors=errors, data=result.data, executed=True, extensions=context.extensions()
+        )

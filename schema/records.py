@@ -55,6 +55,7 @@ class ActivitySessionRecord:
     ends_at: Instant | None
     capacity: int | None
     status: str | None
+    created_at: Instant | None = None
 
 
 @dataclass(frozen=True)

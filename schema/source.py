@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from schema.records import (
     ActivitySessionRecord,
@@ -59,6 +59,10 @@ class BusinessSource(Protocol):
     async def activity_sessions(
         self, keys: Sequence[ActivitySessionKey]
     ) -> list[ActivitySessionRecord | None | BaseException]: ...
+
+    def freshness(self) -> list[dict[str, Any]]:
+        """For each connection read from an index (not live), its provider, its public id
+        and `lastSyncedAt`: when its last sync completed (None before the first)."""
 
 
 # The store hands out these records and the graph reads them: one record per concept.

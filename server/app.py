@@ -50,10 +50,12 @@ def create_app(
     upstream: httpx.AsyncBaseTransport | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     providers: Sequence[ProviderSpec] = PROVIDERS,
+    background_sync: bool = False,
 ) -> Starlette:
     """`upstream` replaces the transport of provider calls (tests route it to emulators);
     `extra_routes` mounts more apps, such as the demo's emulators; `providers` replaces
-    the registry."""
+    the registry; `background_sync` syncs indexed connections every
+    `BUSINESS_API_SYNC_INTERVAL` (what `serve` and `demo` do)."""
     services = Services.build(settings, upstream, providers)
 
     @contextlib.asynccontextmanager
@@ -62,6 +64,9 @@ def create_app(
             asyncio.create_task(services.key_use.run()),
             asyncio.create_task(services.watcher.run()),
         ]
+        if background_sync:
+            every = services.settings.sync_interval_seconds
+            background.append(asyncio.create_task(services.sync.run_every(every)))
         try:
             yield
         finally:

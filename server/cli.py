@@ -41,6 +41,10 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
 def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
     """Rows as JSON lines, or as a table with a header row."""
     if as_json:
@@ -347,18 +351,26 @@ async def connections_list(handle: str | None, as_json: bool) -> None:
     async def work(services: Any) -> None:
         business_id = await _business_id(services, handle) if handle else None
         handles = {b.id: b.handle for b in await services.store.list_businesses()}
-        rows = [
-            {
-                "id": c.public_id,
-                "business": handles.get(c.business_id, ""),
-                "provider": c.provider,
-                "mode": c.mode,
-                "base_url": c.base_url,
-                "account_id": c.account_id,
-                "created": c.created_at.strftime("%Y-%m-%d %H:%M"),
-            }
-            for c in await services.store.list_connections(business_id)
-        ]
+        connections = await services.store.list_connections(business_id)
+        synced = await services.index.status([c.id for c in connections])
+        rows = []
+        for c in connections:
+            status = synced.get(c.id)
+            indexed = c.mode == "indexed"
+            rows.append(
+                {
+                    "id": c.public_id,
+                    "business": handles.get(c.business_id, ""),
+                    "provider": c.provider,
+                    "mode": c.mode,
+                    "base_url": c.base_url,
+                    "account_id": c.account_id or "-",
+                    "created": _when(c.created_at),
+                    "indexed": status.participants if status else (0 if indexed else "-"),
+                    "last_sync": _when(status.last_completed_at) if status else "-",
+                    "last_error": (status.last_error if status else None) or "-",
+                }
+            )
         _print_rows(rows, as_json)
 
     await _with_services(_settings(), work)
@@ -375,6 +387,36 @@ async def connections_remove(connection_id: str) -> None:
     await _with_services(_settings(), work)
 
 
+@main.command("sync")
+@click.option("--business", "handle", default=None, help="Only this business's connections.")
+@click.option("--connection", "connection_id", default=None, help="Only this connection.")
+@_run
+async def sync_command(handle: str | None, connection_id: str | None) -> None:
+    """Crawl indexed connections until caught up, within each provider's rate limit."""
+
+    async def work(services: Any) -> None:
+        business_id = await _business_id(services, handle) if handle else None
+        outcomes = await services.sync.sync_all(
+            business_id=business_id,
+            connection=connection_id,
+            progress=lambda progress: _say(progress.line()),
+        )
+        if not outcomes:
+            _say("No indexed connection to sync.")
+        for outcome in outcomes:
+            if outcome.skipped:
+                _say(f"{outcome.provider} {outcome.connection}: being synced elsewhere; skipped.")
+            elif outcome.synced:
+                _say(f"{outcome.provider} {outcome.connection}: caught up.")
+        failed = [o for o in outcomes if o.error]
+        if failed:
+            raise click.ClickException(
+                "; ".join(f"{o.provider} {o.connection}: {o.error}" for o in failed)
+            )
+
+    await _with_services(_settings(), work)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -386,7 +428,7 @@ def serve(host: str, port: int) -> None:
 
     try:
         settings = _settings()
-        app = create_app(settings)
+        app = create_app(settings, background_sync=True)
     except (SettingsError, PolicyError) as error:
         raise click.ClickException(str(error)) from None
     uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(settings))

@@ -2,7 +2,9 @@
 
 One SQLite file, one business (@tremble, "Tremble Studios") connected to every provider
 the registry lists, each served by its emulator from this same process under
-`/_emulators/<provider>`, reached over real HTTP exactly as the real API would be.
+`/_emulators/<provider>`, reached over real HTTP exactly as the real API would be. The
+indexed providers are synced once before the key is printed, so the first query already
+shows everyone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import httpx
 import uvicorn
+from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from server.app import create_app, uvicorn_options
@@ -106,6 +110,20 @@ async def prepare(settings: Settings, base: str) -> DemoSetup:
         await services.close()
 
 
+async def first_sync(settings: Settings, emulators: Starlette) -> None:
+    """Index the indexed providers before the first query (their emulators answer in
+    process, through the same HTTP requests)."""
+    services = Services.build(settings, upstream=httpx.ASGITransport(app=emulators))
+    try:
+        for outcome in await services.sync.sync_all(
+            progress=lambda progress: click.echo(f"Indexing {progress.line()}", err=True)
+        ):
+            if outcome.error:
+                click.echo(f"{outcome.provider}: {outcome.error}", err=True)
+    finally:
+        await services.close()
+
+
 def run_demo(*, host: str, port: int, database: Path) -> None:
     settings = demo_settings(database)
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -118,7 +136,8 @@ def run_demo(*, host: str, port: int, database: Path) -> None:
             emulated.dataset(SEED, PARTICIPANTS), connection.account_id, connection.credential
         )
         mounts.append(Mount(f"/_emulators/{connection.spec.name}", app=emulator.app))
-    app = create_app(settings, extra_routes=mounts)
+    asyncio.run(first_sync(settings, Starlette(routes=mounts)))
+    app = create_app(settings, extra_routes=mounts, background_sync=True)
     url = f"{base}/@{HANDLE}/api/graphql"
     body = json.dumps({"query": " ".join(EXAMPLE_QUERY.split())})
     click.echo(f"API key: {setup.api_key}")

@@ -29,6 +29,7 @@ from schema.records import (
     PurchaseRecord,
     RegistrationRecord,
 )
+from schema.scalars import Instant
 from schema.source import ActivitySessionKey
 from server.providers.errors import ProviderError
 from server.runtimes import ConnectionRuntime
@@ -68,6 +69,22 @@ class Federation:
     def __init__(self, load: Callable[[], Awaitable[list[ConnectionRuntime]]]) -> None:
         self._load = load
         self._runtimes: list[ConnectionRuntime] | None = None
+        self._indexed_read: dict[str, ConnectionRuntime] = {}
+
+    def _reading(self, runtime: ConnectionRuntime) -> None:
+        if runtime.indexed:
+            self._indexed_read[runtime.connection.public_id] = runtime
+
+    def freshness(self) -> list[dict[str, Any]]:
+        """For each indexed connection this request read: how old its index is."""
+        return [
+            {
+                "provider": runtime.provider,
+                "connection": connection,
+                "lastSyncedAt": Instant.of(runtime.synced_at),
+            }
+            for connection, runtime in self._indexed_read.items()
+        ]
 
     async def runtimes(self) -> list[ConnectionRuntime]:
         if self._runtimes is None:
@@ -86,6 +103,7 @@ class Federation:
         for runtime in runtimes:
             connection = runtime.connection.public_id
             while len(items) < first and (connection not in place or place[connection]):
+                self._reading(runtime)
                 try:
                     listed = await runtime.adapter.list_participants(
                         position=place.get(connection), limit=first - len(items)
@@ -125,6 +143,7 @@ class Federation:
             runtime = by_id.get(connection)
             if runtime is None:  # a key of a connection removed meanwhile: nothing there
                 return
+            self._reading(runtime)
             try:
                 values = await fetch(runtime, [keys[i] for i in indexes])
             except Exception as error:

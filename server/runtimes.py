@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from purgatory import AsyncCircuitBreakerFactory
 
@@ -33,10 +34,15 @@ from server.providers.base import Listed, ProviderAdapter
 from server.providers.breaker import Breaker
 from server.providers.errors import ProviderError
 from server.providers.http import HttpxTransport, ProviderHttp, UpstreamLimits
+from server.providers.indexed import IndexedAdapter
 from server.providers.spec import ProviderSpec
+from server.store.index import IndexStore
 from server.store.repository import ConnectionConfig, Store
 
 log = logging.getLogger(__name__)
+
+CRAWLER_ATTEMPTS = 6
+CRAWLER_LONGEST_WAIT = 900.0
 
 
 class Misconfigured:
@@ -77,22 +83,28 @@ class Misconfigured:
         raise self._fail()
 
 
-@dataclass(frozen=True)
+@dataclass
 class ConnectionRuntime:
     connection: ConnectionRecord
     adapter: ProviderAdapter
     breaker: Breaker | None
     fingerprint: str
+    synced_at: datetime | None = None  # indexed: when its last sync completed
 
     @property
     def provider(self) -> str:
         return self.connection.provider
+
+    @property
+    def indexed(self) -> bool:
+        return self.connection.mode == "indexed"
 
 
 class Runtimes:
     def __init__(
         self,
         store: Store,
+        index: IndexStore,
         specs: Sequence[ProviderSpec],
         transport: HttpxTransport,
         limits: UpstreamLimits,
@@ -100,6 +112,7 @@ class Runtimes:
         breakers: AsyncCircuitBreakerFactory,
     ) -> None:
         self._store = store
+        self._index = index
         self._specs = {spec.name: spec for spec in specs}
         self._transport = transport
         self._limits = limits
@@ -143,6 +156,7 @@ class Runtimes:
         connection = config.connection
         kept = self._by_connection.get(connection.public_id)
         if kept is not None and kept.fingerprint == config.fingerprint:
+            kept.synced_at = config.synced_at
             return kept
         spec = self._specs.get(connection.provider)
         problem = config.problem or (
@@ -157,6 +171,11 @@ class Runtimes:
             )
             adapter: ProviderAdapter = Misconfigured(connection, problem or "unusable")
             return ConnectionRuntime(connection, adapter, None, config.fingerprint)
+        if spec.adapter is None:  # indexed: read from the store, no provider call
+            indexed = IndexedAdapter(self._index, connection)
+            return ConnectionRuntime(
+                connection, indexed, None, config.fingerprint, config.synced_at
+            )
         breaker = Breaker(self._breakers, connection.public_id, spec.name)
         http = self.http_for(spec, config, breaker=breaker)
         return ConnectionRuntime(
@@ -191,8 +210,9 @@ class Runtimes:
             timeout_seconds=self._limits.timeout_seconds,
             max_bytes=self._limits.max_bytes,
             max_pages=self._limits.max_pages,
-            attempts=spec.retry.attempts,
-            longest_wait=spec.retry.longest_wait,
+            # A crawler waits out whatever a throttling provider asks, and tries harder.
+            attempts=CRAWLER_ATTEMPTS if wait_for_budget else spec.retry.attempts,
+            longest_wait=CRAWLER_LONGEST_WAIT if wait_for_budget else spec.retry.longest_wait,
             cache_seconds=self._limits.cache_seconds,
         )
         return ProviderHttp(

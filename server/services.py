@@ -30,8 +30,10 @@ from server.runtimes import Runtimes
 from server.settings import Settings
 from server.store.crypto import CredentialCipher
 from server.store.database import create_engine, session_factory
+from server.store.index import IndexStore
 from server.store.repository import Store
 from server.store_watch import StoreWatcher
+from server.sync import SyncWorker
 
 REQUIRED_SCOPE = "business:read"
 
@@ -72,6 +74,7 @@ class Services:
     engine: AsyncEngine
     store: Store
     upstream: HttpxTransport
+    index: IndexStore
     providers: tuple[ProviderSpec, ...]
     runtimes: Runtimes
     policy: Policy
@@ -80,6 +83,7 @@ class Services:
     cursors: CursorCodec
     key_use: KeyUseRecorder
     watcher: StoreWatcher
+    sync: SyncWorker
     reference_html: str
     rate_limiter: RateLimiter
 
@@ -100,8 +104,10 @@ class Services:
             session_factory(engine), CredentialCipher(secret), providers=[s.name for s in specs]
         )
         transport = HttpxTransport(upstream)
+        index = IndexStore(session_factory(engine))
         runtimes = Runtimes(
             store,
+            index,
             specs,
             transport,
             UpstreamLimits(
@@ -118,6 +124,7 @@ class Services:
             engine=engine,
             store=store,
             upstream=transport,
+            index=index,
             providers=specs,
             runtimes=runtimes,
             policy=policy,
@@ -132,6 +139,14 @@ class Services:
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
             watcher=StoreWatcher(store, settings.store_poll_seconds, [runtimes.invalidate]),
+            sync=SyncWorker(
+                store,
+                index,
+                runtimes,
+                specs,
+                secret,
+                lease_seconds=settings.sync_lease_seconds,
+            ),
             reference_html=render_html(policy_reference(policy, executor)),
             rate_limiter=build_rate_limiter(settings),
         )

@@ -233,6 +233,19 @@ class Settings:
         "Seconds a failing connection fails fast before it is tried again.",
         _seconds,
     )
+    sync_interval_seconds: float = _setting(
+        "SYNC_INTERVAL",
+        "300",
+        "Seconds between background syncs of indexed connections in `serve` and `demo`.",
+        _seconds,
+    )
+    sync_lease_seconds: float = _setting(
+        "SYNC_LEASE_SECONDS",
+        "60",
+        "How long a sync's hold on a connection lasts without renewal (a crashed sync's "
+        "connection is free again after this).",
+        _seconds,
+    )
     store_poll_seconds: float = _setting(
         "STORE_POLL_SECONDS",
         "2",

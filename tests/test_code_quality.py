@@ -41,7 +41,9 @@ def test_a_provider_is_named_only_in_its_folder_the_registry_and_the_readme() ->
     knows its name (Wix, the first, is the graph's examples' provider and is exempt)."""
     from server.providers.registry import FOLDERS
 
-    for name in FOLDERS[1:]:
+    # "sessions" is also the graph's own word (activity sessions), so it cannot be
+    # searched for; the other names can.
+    for name in (f for f in FOLDERS[1:] if f != "sessions"):
         listed = subprocess.run(
             ["git", "grep", "-il", name, "--", ".", ":!tests", f":!server/providers/{name}"],
             cwd=ROOT,

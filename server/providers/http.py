@@ -177,6 +177,20 @@ class ProviderHttp:
         self._breaker = breaker
         self._wait_for_budget = wait_for_budget
         self.calls = 0  # requests sent, for the sync worker's progress
+        self._retry_waits = 0.0
+
+    @property
+    def budget(self) -> OutboundBudget | None:
+        return self._budget
+
+    @property
+    def waited_seconds(self) -> float:
+        """Time spent waiting for the provider's limit: the budget's and Retry-After's."""
+        return self._retry_waits + (self._budget.waited_seconds if self._budget else 0.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        self._retry_waits += seconds
+        await asyncio.sleep(seconds)
 
     async def get(self, path: str, into: type[T], params: Mapping[str, Any] | None = None) -> T:
         return await self._call("GET", path, into, params=params)
@@ -207,6 +221,7 @@ class ProviderHttp:
                 lambda: self._send(method, path, url, headers, body),
                 attempts=self.limits.attempts,
                 longest_wait=self.limits.longest_wait,
+                sleep=self._sleep,
             )
             return decode(self.provider, reply.body, into)
 

@@ -7,7 +7,7 @@ from importlib import import_module
 
 from server.providers.spec import ProviderSpec
 
-FOLDERS = ("wix", "sessionboard")
+FOLDERS = ("wix", "sessionboard", "sessions", "boxpressd")
 
 PROVIDERS: tuple[ProviderSpec, ...] = tuple(
     import_module(f"server.providers.{folder}.spec").SPEC for folder in FOLDERS

@@ -11,6 +11,7 @@ time limit still bounds everything.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -32,7 +33,11 @@ def _asked_wait(error: BaseException | None) -> float | None:
 
 
 async def with_retries(
-    call: Callable[[], Awaitable[T]], *, attempts: int = 3, longest_wait: float = 2.0
+    call: Callable[[], Awaitable[T]],
+    *,
+    attempts: int = 3,
+    longest_wait: float = 2.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
     backoff = wait_random_exponential(multiplier=0.1, max=longest_wait)  # "full jitter"
 
@@ -51,6 +56,7 @@ async def with_retries(
         wait=wait,
         retry=retry_if_exception(worth_retrying),
         reraise=True,
+        sleep=sleep,
     ):
         with attempt:
             return await call()

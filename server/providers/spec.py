@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from schema.source import ConnectionRecord
 from server.providers.base import ProviderAdapter
 from server.providers.http import ProviderHttp
+from server.providers.indexed import Crawler, IndexView, PersonIds
 
 Mode = Literal["live", "indexed"]
 
@@ -46,6 +47,7 @@ class AccountId:
     meaning: str
     check: Callable[[str], str | None] = lambda value: None  # a message when wrong
     example: str = ""
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,17 @@ class ProviderSpec:
     account_id: AccountId
     default_base_url: str
     headers: Callable[[str, str], dict[str, str]]  # (account id, credential) -> auth headers
-    adapter: Callable[[ProviderHttp, ConnectionRecord], ProviderAdapter]
     emulated: Emulated
+    # A live provider is read by its adapter at query time; an indexed one is crawled
+    # into the store by its crawler and read from there.
+    adapter: Callable[[ProviderHttp, ConnectionRecord], ProviderAdapter] | None = None
+    crawler: Callable[[ProviderHttp, ConnectionRecord, IndexView, PersonIds], Crawler] | None = None
     outbound: OutboundLimit | None = None
     retry: RetryPolicy = RetryPolicy()
+
+    def __post_init__(self) -> None:
+        if (self.adapter is None) == (self.crawler is None):
+            raise ValueError(f"{self.name}: a provider has an adapter (live) or a crawler")
 
     def check_connection(self, base_url: str, account_id: str) -> str | None:
         """What is wrong with a connection's settings, or None."""
@@ -81,6 +90,8 @@ class ProviderSpec:
         if parts.query or parts.fragment:
             return "--base-url must not carry a query or a fragment"
         if not account_id.strip():
+            if not self.account_id.required:
+                return None
             return f"--account-id is required: {self.account_id.meaning}"
         problem = self.account_id.check(account_id)
         if problem:

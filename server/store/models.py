@@ -11,7 +11,17 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -138,3 +148,84 @@ class StoreRevision(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer)
+
+
+# The index of `indexed` connections: what their crawlers found, in the graph's own
+# terms. Instants are kept as their output text (`2026-06-01T14:32:08.000Z`).
+
+
+class IndexedParticipant(Base):
+    """`id` only grows, so it is the stable order participants list in: one found later
+    comes after every one found before."""
+
+    __tablename__ = "index_participants"
+    __table_args__ = (UniqueConstraint("connection_id", "provider_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="CASCADE")
+    )
+    provider_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    created_at: Mapped[str | None] = mapped_column(String(24), nullable=True)
+
+
+class IndexedSession(Base):
+    __tablename__ = "index_sessions"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    title: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    starts_at: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    ends_at: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[str | None] = mapped_column(String(24), nullable=True)
+
+
+class IndexedRegistration(Base):
+    """`precedence` orders what a crawler learns from several places about one
+    registration: a write never overrides one of higher precedence (a cancelled booking
+    outranks a participants list)."""
+
+    __tablename__ = "index_registrations"
+    __table_args__ = (
+        Index("ix_index_registrations_participant", "connection_id", "participant_id"),
+    )
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(200))
+    session_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    confirmed_at: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    created_at: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    precedence: Mapped[int] = mapped_column(Integer)
+
+
+class SyncState(Base):
+    """Where an indexed connection's crawl stands, what it found, and who holds the lease
+    to crawl it (one crawler per connection across every process)."""
+
+    __tablename__ = "sync_states"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    checkpoint: Mapped[Any] = mapped_column(JSON, nullable=True)
+    pace: Mapped[Any] = mapped_column(JSON, nullable=True)  # the provider's last word on limits
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    participants: Mapped[int] = mapped_column(Integer, default=0)
+    registrations: Mapped[int] = mapped_column(Integer, default=0)
+    sessions: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -26,6 +26,7 @@ from .models import (
     Business,
     ProviderConnection,
     StoreRevision,
+    SyncState,
     UTCDateTime,
 )
 from .rows import (
@@ -335,7 +336,11 @@ class Store:
         that cannot be decrypted is reported on its connection, not raised for all.
 
         By the business's id or, in the same single query, by its public id."""
-        query = select(ProviderConnection).order_by(ProviderConnection.position)
+        query = (
+            select(ProviderConnection, SyncState.last_completed_at)
+            .outerjoin(SyncState, SyncState.connection_id == ProviderConnection.id)
+            .order_by(ProviderConnection.position)
+        )
         if business_public_id is not None:
             query = query.join(Business, Business.id == ProviderConnection.business_id).where(
                 Business.public_id == business_public_id
@@ -343,10 +348,23 @@ class Store:
         else:
             query = query.where(ProviderConnection.business_id == business_id)
         async with self._sessions() as session:
-            connections = list(await session.scalars(query))
-        return [self._config(c) for c in connections]
+            rows = list(await session.execute(query))
+        return [self._config(row, synced_at) for row, synced_at in rows]
 
-    def _config(self, row: ProviderConnection) -> ConnectionConfig:
+    async def all_connection_configs(self) -> list[ConnectionConfig]:
+        """Every business's connections, for the sync worker."""
+        query = (
+            select(ProviderConnection, SyncState.last_completed_at)
+            .outerjoin(SyncState, SyncState.connection_id == ProviderConnection.id)
+            .order_by(ProviderConnection.business_id, ProviderConnection.position)
+        )
+        async with self._sessions() as session:
+            rows = list(await session.execute(query))
+        return [self._config(row, synced_at) for row, synced_at in rows]
+
+    def _config(
+        self, row: ProviderConnection, synced_at: datetime | None = None
+    ) -> ConnectionConfig:
         record = connection_record(row)
         fingerprint = hashlib.sha256(
             "\0".join(
@@ -361,8 +379,9 @@ class Store:
                 None,
                 "its credential cannot be decrypted with this BUSINESS_API_SECRET_KEY",
                 fingerprint,
+                synced_at,
             )
-        return ConnectionConfig(record, credential, None, fingerprint)
+        return ConnectionConfig(record, credential, None, fingerprint, synced_at)
 
     async def update_connection(
         self,

@@ -4,6 +4,7 @@ ORM rows so callers never hold a session-bound object, and the store's errors.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
 
@@ -20,6 +21,7 @@ class ConnectionConfig:
     credential: str | None = field(repr=False)  # never in logs or tracebacks
     problem: str | None = None
     fingerprint: str = field(default="", repr=False)  # changes when the row changes
+    synced_at: datetime | None = None  # an indexed connection's last completed sync
 
 
 class StoreError(Exception):

@@ -113,6 +113,11 @@ def test_connections_are_added_listed_and_removed(run) -> None:  # type: ignore[
         "ACCOUNT",
         "ID",
         "CREATED",
+        "INDEXED",
+        "LAST",
+        "SYNC",
+        "LAST",
+        "ERROR",
     ]
     assert row.split()[1:6] == ["tremble", "wix", "live", "https://www.wixapis.com", "site-1"]
     assert "very-secret-wix-key" not in listed + added.stdout + added.stderr

@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.store.database import migrate
 from server.store.models import Base
 
-STORE_TABLES = {"businesses", "api_keys", "provider_connections", "store_revision"}
+STORE_TABLES = {
+    "businesses",
+    "api_keys",
+    "provider_connections",
+    "store_revision",
+    "index_participants",
+    "index_sessions",
+    "index_registrations",
+    "sync_states",
+}
 
 
 def _table_names(conn: Connection) -> set[str]:
@@ -27,7 +36,7 @@ async def test_migrate_creates_the_tables(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         assert STORE_TABLES | {"alembic_version"} <= await conn.run_sync(_table_names)
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == "0002"
+    assert version == "0003"
 
 
 async def test_migrating_twice_is_harmless(engine: AsyncEngine) -> None:
@@ -36,7 +45,7 @@ async def test_migrating_twice_is_harmless(engine: AsyncEngine) -> None:
 
     async with engine.connect() as conn:
         versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
-    assert [v for (v,) in versions] == ["0002"]
+    assert [v for (v,) in versions] == ["0003"]
 
 
 def _schema_differences(conn: Connection) -> list[object]:

@@ -1,0 +1,84 @@
+"""A store with one business connected to one indexed provider's emulator, and the sync
+worker that crawls it: what the crawler tests drive."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from server.providers.registry import PROVIDERS
+from server.providers.spec import ProviderSpec
+from server.services import Services
+from server.store.database import migrate
+from server.store.index import SyncStatus
+from server.store.models import IndexedParticipant, IndexedRegistration, IndexedSession
+from server.sync import Outcome, Progress
+from tests.server.conftest import settings_for
+
+
+@dataclass
+class Indexed:
+    services: Services
+    emulator: Any
+    connection_id: int
+    public_id: str
+    progress: list[Progress]
+
+    async def sync(self) -> Outcome:
+        [config] = await self.services.sync.indexed_configs(connection=self.public_id)
+        return await self.services.sync.sync(config, self.progress.append)
+
+    async def status(self) -> SyncStatus:
+        return (await self.services.index.status([self.connection_id]))[self.connection_id]
+
+    async def participants(self) -> list[IndexedParticipant]:
+        return await self._all(IndexedParticipant, IndexedParticipant.id)
+
+    async def registrations(self) -> list[IndexedRegistration]:
+        return await self._all(IndexedRegistration, IndexedRegistration.provider_id)
+
+    async def sessions(self) -> list[IndexedSession]:
+        return await self._all(IndexedSession, IndexedSession.provider_id)
+
+    async def _all(self, model: Any, order: Any) -> list[Any]:
+        query = select(model).where(model.connection_id == self.connection_id).order_by(order)
+        async with self.services.engine.connect() as connection:
+            return list((await connection.execute(query)).all())
+
+
+@asynccontextmanager
+async def indexed(
+    tmp_path: Path,
+    provider: str,
+    emulator: Any,
+    *,
+    account_id: str,
+    credential: str,
+    providers: Sequence[ProviderSpec] = PROVIDERS,
+    **settings: Any,
+) -> AsyncIterator[Indexed]:
+    services = Services.build(
+        settings_for(tmp_path, **settings),
+        upstream=httpx.ASGITransport(app=emulator.app),
+        providers=providers,
+    )
+    await migrate(services.engine)
+    try:
+        business = await services.store.create_business("tremble", "Tremble Studios")
+        connection = await services.store.add_connection(
+            business.id,
+            provider=provider,
+            base_url="http://provider.test",
+            account_id=account_id,
+            credential=credential,
+            mode="indexed",
+        )
+        yield Indexed(services, emulator, connection.id, connection.public_id, [])
+    finally:
+        await services.close()
