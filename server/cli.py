@@ -259,7 +259,12 @@ def _credential(credential: str | None, credential_file: Path | None) -> str:
 @click.option("--business", "handle", required=True, help="The business's handle.")
 @click.option("--provider", type=click.Choice(_provider_names()), required=True)
 @click.option("--base-url", default=None, help="The provider's API base URL (its default).")
-@click.option("--account-id", required=True, help="The business's account at the provider.")
+@click.option(
+    "--account-id",
+    default="",
+    help="The business's account at the provider (Wix: site id; Sessionboard: organization "
+    "id; Boxpressd: venue/<id> or brand/<id>; Sessions: an optional label).",
+)
 @click.option("--credential", default=None, help="The provider credential, or - for stdin.")
 @click.option(
     "--credential-file",

@@ -221,3 +221,21 @@ def test_a_broken_policy_stops_the_commands_with_the_file_and_line(tmp_path: Pat
             result = CliRunner(env=environ).invoke(main, command)
             assert result.exit_code == 1, result.output
             assert expected in result.stderr
+
+
+def test_indexed_providers_are_added_with_their_own_account_forms(run) -> None:  # type: ignore[no-untyped-def]
+    run("businesses", "create", "--handle", "tremble", "--name", "Tremble")
+    base = ["connections", "add", "--business", "tremble", "--credential", "k"]
+    assert run(*base, "--provider", "sessions").exit_code == 0  # no account id: a label only
+    wrong = run(*base, "--provider", "boxpressd", "--account-id", "stogies-chapin")
+    assert wrong.exit_code != 0 and "venue/<id> or brand/<id>" in wrong.stderr
+    assert (
+        run(*base, "--provider", "boxpressd", "--account-id", "venue/stogies-chapin").exit_code == 0
+    )
+    missing = run(*base, "--provider", "wix")
+    assert missing.exit_code != 0 and "--account-id is required" in missing.stderr
+    rows = [json.loads(line) for line in run("connections", "list", "--json").stdout.splitlines()]
+    assert [(r["provider"], r["mode"], r["indexed"]) for r in rows] == [
+        ("sessions", "indexed", 0),
+        ("boxpressd", "indexed", 0),
+    ]
