@@ -1,129 +1,243 @@
-"""Requests per second, latency percentiles and upstream calls per request for the Business
-API document's example query, served over the emulated Wix site.
+"""The Business API document's example query under load, over real sockets.
 
-By default the server and the emulator run in this process and requests go through
-httpx's ASGI transport (the server's own cost, no sockets). With --url and --key it
-sends the same requests over real HTTP to a running server (`business-api demo` prints
-both); upstream calls are then not counted.
+A Wix-shaped upstream runs in its own process (the peer benchmark's `upstream/server.js`:
+500 contacts with 10 bookings and 10 one-line orders each, page limit 100; `node` must be
+installed), `business-api serve` in another, and `wrk` sends the query (25 participants
+with consent, 10 registrations and 10 purchases each) from a third. Printed: requests/s,
+latency p50/p90/p99, the server's CPU time per request (its processes' CPU time over the
+run divided by the requests) and upstream calls per request.
 
-    python benchmarks/requests.py [--requests 400] [--concurrency 8] [--url URL --key KEY]
+    python benchmarks/requests.py [--connections 10] [--duration 15] [--warmup 5]
+        [--latency-ms 0] [--workers 1] [--peer-bench ../shared/peer-bench]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
-from server.app import create_app
-from server.http.graphiql import EXAMPLE_QUERY
-from server.providers.wix.dataset import generate_dataset
-from server.providers.wix.emulator import WixEmulator, create_emulator
-from server.settings import Settings
-from server.store.database import migrate
-
-
-async def _in_process(folder: Path) -> tuple[httpx.AsyncClient, str, WixEmulator]:
-    emulator = create_emulator(generate_dataset(seed=7, contacts=300), api_key="k", site_id="s")
-    upstream = Starlette(routes=[Mount("/wix", app=emulator.app)])
-    settings = Settings.from_environ(
-        {
-            "BUSINESS_API_SECRET_KEY": "benchmark-secret-key-0123456789",
-            "BUSINESS_API_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'bench.db'}",
-            "BUSINESS_API_KEY_RATE_LIMIT": "10000000",
-            "BUSINESS_API_BUSINESS_RATE_LIMIT": "10000000",
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+SECRET = "benchmark-secret-key-0123456789abcdef"
+QUERY = """query {
+  activeBusiness {
+    id
+    name
+    participants(first: 25) {
+      nodes {
+        id
+        name
+        email
+        emailMarketingConsent { status at }
+        registrations(first: 10) {
+          nodes { id status confirmedAt activitySession { id } }
         }
-    )
-    app = create_app(settings, upstream=httpx.ASGITransport(app=upstream))
-    services = app.state.services
-    await migrate(services.engine)
-    business = await services.store.create_business("bench", "Benchmark Studio")
-    await services.store.add_connection(
+        productPurchases(first: 10) {
+          nodes { id status pricePaid purchasedAt product { id } }
+        }
+      }
+    }
+  }
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{url}: the process exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} is not answering")
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], url: str) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        wait_for(url, process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def cpu_seconds(root: int) -> float:
+    """User + system CPU time of a process and all its descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+async def prepare(database: str, upstream: str) -> str:
+    from server.store.crypto import CredentialCipher
+    from server.store.database import create_engine, migrate, session_factory
+    from server.store.repository import Store
+
+    engine = create_engine(database)
+    await migrate(engine)
+    store = Store(session_factory(engine), CredentialCipher(SECRET))
+    business = await store.create_business("bench", "Benchmark Studio")
+    await store.add_connection(
         business.id,
         provider="wix",
-        base_url="http://wix/wix",
-        account_id="s",
-        credential="k",
+        base_url=upstream,
+        account_id="site-bench",
+        credential="bench-key",
         mode="live",
     )
-    _, key = await services.store.create_api_key(
-        business.id, name="bench", scopes=list(services.policy.scopes)
-    )
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
-    )
-    return client, f"/@bench/api/graphql|{key}", emulator
+    scopes = [
+        "business:read",
+        "participants:read",
+        "participants.email:read",
+        "registrations:read",
+        "purchases:read",
+    ]
+    _, key = await store.create_api_key(business.id, name="bench", scopes=scopes)
+    await engine.dispose()
+    return key
 
 
-async def _run(
-    client: httpx.AsyncClient, url: str, key: str, total: int, width: int
-) -> list[float]:
-    latencies: list[float] = []
-    queue = iter(range(total))
-
-    async def worker() -> None:
-        for _ in queue:
-            began = time.perf_counter()
-            response = await client.post(
-                url, json={"query": EXAMPLE_QUERY}, headers={"Authorization": f"Bearer {key}"}
-            )
-            latencies.append((time.perf_counter() - began) * 1000)
-            body = response.json()
-            if response.status_code != 200 or "errors" in body:
-                raise SystemExit(f"unexpected answer: {response.status_code} {body}")
-
-    await asyncio.gather(*(worker() for _ in range(width)))
-    return latencies
+def wrk(url: str, key: str, connections: int, seconds: float) -> dict[str, float]:
+    env = {
+        **os.environ,
+        "BENCH_BODY": json.dumps({"query": QUERY}),
+        "BENCH_HEADER": f"Authorization: Bearer {key}",
+    }
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(HERE / "wrk.lua"), url],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
+    return {k: float(v) for k, v in (item.split("=") for item in line.split()[1:])}
 
 
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)]
-
-
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--url", help="a running server's GraphQL endpoint")
-    parser.add_argument("--key", help="an API key for that server")
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--duration", type=float, default=15)
+    parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--peer-bench", type=Path, default=ROOT.parent / "shared" / "peer-bench")
     arguments = parser.parse_args()
+    upstream_js = arguments.peer_bench / "upstream" / "server.js"
+    for tool in ("wrk", "node"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"`{tool}` is needed: apt-get install {tool}")
+    if not upstream_js.exists():
+        raise SystemExit(f"no upstream at {upstream_js}: pass --peer-bench PATH")
 
-    emulator = None
     with tempfile.TemporaryDirectory() as folder:
-        if arguments.url:
-            client, url, key = httpx.AsyncClient(timeout=60), arguments.url, arguments.key
-        else:
-            client, target, emulator = await _in_process(Path(folder))
-            url, key = target.split("|")
-        await _run(client, url, key, 20, 4)  # warm up
-        if emulator:
-            emulator.reset_counts()
-        began = time.perf_counter()
-        latencies = await _run(client, url, key, arguments.requests, arguments.concurrency)
-        elapsed = time.perf_counter() - began
-        await client.aclose()
+        upstream_port, server_port = free_port(), free_port()
+        upstream = f"http://127.0.0.1:{upstream_port}"
+        database = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        key = asyncio.run(prepare(database, upstream))
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("BUSINESS_API_")}
+        settings = {
+            **environ,
+            "BUSINESS_API_DATABASE_URL": database,
+            "BUSINESS_API_SECRET_KEY": SECRET,
+            "BUSINESS_API_KEY_RATE_LIMIT": "100000000",
+            "BUSINESS_API_BUSINESS_RATE_LIMIT": "100000000",
+        }
+        node_env = {
+            **os.environ,
+            "PORT": str(upstream_port),
+            "LATENCY_MS": str(arguments.latency_ms),
+        }
+        server = [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--port",
+            str(server_port),
+        ]
+        if arguments.workers > 1:
+            server += ["--workers", str(arguments.workers)]
+        url = f"http://127.0.0.1:{server_port}/@bench/api/graphql"
+        with (
+            running(["node", str(upstream_js)], node_env, f"{upstream}/__stats"),
+            running(server, settings, f"http://127.0.0.1:{server_port}/healthz") as process,
+        ):
+            answer = httpx.post(
+                url, json={"query": QUERY}, headers={"Authorization": f"Bearer {key}"}, timeout=30
+            ).json()
+            nodes = answer.get("data", {}).get("activeBusiness", {}).get("participants", {})
+            if "errors" in answer or len(nodes.get("nodes", [])) != 25:
+                raise SystemExit(f"unexpected answer: {str(answer)[:500]}")
+            wrk(url, key, arguments.connections, arguments.warmup)
+            time.sleep(1)
+            httpx.post(f"{upstream}/__stats/reset")
+            cpu_before = cpu_seconds(process.pid)
+            figures = wrk(url, key, arguments.connections, arguments.duration)
+            cpu = cpu_seconds(process.pid) - cpu_before
+            stats = httpx.get(f"{upstream}/__stats").json()
 
-    where = "over HTTP" if arguments.url else "in process"
-    print(f"example query (25 participants with consent, registrations, purchases), {where}")
+    requests = figures["requests"]
+    seconds = figures["duration_us"] / 1e6
     print(
-        f"{arguments.requests} requests, {arguments.concurrency} at a time: "
-        f"{arguments.requests / elapsed:.1f} requests/s; latency "
-        f"p50 {_percentile(latencies, 0.5):.1f} ms  p95 {_percentile(latencies, 0.95):.1f} ms  "
-        f"p99 {_percentile(latencies, 0.99):.1f} ms  mean {statistics.fmean(latencies):.1f} ms"
+        f"the document's example query, {arguments.connections} connections, "
+        f"{arguments.duration:g} s after a {arguments.warmup:g} s warm-up, "
+        f"upstream latency {arguments.latency_ms} ms, {arguments.workers} server process(es), "
+        f"{os.cpu_count()} CPUs shared by wrk, the server and the upstream"
     )
-    if emulator:
-        per_request = {n: c / arguments.requests for n, c in sorted(emulator.requests.items())}
-        calls = ", ".join(f"{name} {count:g}" for name, count in per_request.items())
-        print(f"upstream calls per request: {sum(per_request.values()):g} ({calls})")
+    print(f"requests        {requests:.0f} (non-2xx {figures['non2xx']:.0f})")
+    print(f"requests/s      {requests / seconds:.1f}")
+    print(
+        f"latency         p50 {figures['p50_us'] / 1000:.1f} ms  p90 {figures['p90_us'] / 1000:.1f}"
+        f" ms  p99 {figures['p99_us'] / 1000:.1f} ms"
+    )
+    print(f"server CPU      {cpu / requests * 1000:.2f} ms per request")
+    print(f"upstream calls  {stats['total'] / requests:.2f} per request")
+    for endpoint, count in sorted(stats["endpoints"].items()):
+        print(f"  {count / requests:6.2f}  {endpoint}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -233,6 +233,13 @@ def _provider_names() -> list[str]:
     return [spec.name for spec in PROVIDERS]
 
 
+def _account_id_help() -> str:
+    from server.providers.registry import PROVIDERS
+
+    meanings = "; ".join(f"{spec.title}: {spec.account_id.meaning}" for spec in PROVIDERS)
+    return f"The business's account at the provider ({meanings})."
+
+
 def _credential(credential: str | None, credential_file: Path | None) -> str:
     """The credential from the option, standard input (`-`) or a file, so that it can stay
     out of the shell's history."""
@@ -259,12 +266,7 @@ def _credential(credential: str | None, credential_file: Path | None) -> str:
 @click.option("--business", "handle", required=True, help="The business's handle.")
 @click.option("--provider", type=click.Choice(_provider_names()), required=True)
 @click.option("--base-url", default=None, help="The provider's API base URL (its default).")
-@click.option(
-    "--account-id",
-    default="",
-    help="The business's account at the provider (Wix: site id; Sessionboard: organization "
-    "id; Boxpressd: venue/<id> or brand/<id>; Sessions: an optional label).",
-)
+@click.option("--account-id", default="", help=_account_id_help())
 @click.option("--credential", default=None, help="The provider credential, or - for stdin.")
 @click.option(
     "--credential-file",
