@@ -26,6 +26,7 @@ from graphql import (
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 
 from schema.context import GraphContext
+from schema.document_cache import CachedDocument, Checked, DocumentCache
 from schema.errors import ClientError, ErrorCode
 from schema.operation_limits import OperationLimits, check_shape, check_tokens
 from schema.policy import Policy, SchemaSlices, check_operation
@@ -72,6 +73,25 @@ def _with_code(error: GraphQLError, code: ErrorCode) -> dict[str, Any]:
     return formatted
 
 
+def _as(error: GraphQLError, code: ErrorCode) -> GraphQLError:
+    """The error, carrying `code` (kept as an error, not yet formatted, for the cache)."""
+    error.extensions = {**(error.extensions or {}), "code": code.value}
+    return error
+
+
+# A policy refusal is cached once for every business; its link to the reference is the
+# business's own, filled in when it is answered.
+DOCUMENTATION = "<documentation>"
+
+
+def _refused(error: GraphQLError, documentation: str) -> dict[str, Any]:
+    formatted = _formatted(error)
+    extensions = formatted.get("extensions")
+    if extensions and extensions.get("documentation") == DOCUMENTATION:
+        formatted["extensions"] = {**extensions, "documentation": documentation}
+    return formatted
+
+
 def client_error(error: GraphQLError) -> dict[str, Any]:
     """Shape an error for a client: known codes pass, anything else is masked."""
     original = error.original_error
@@ -100,56 +120,76 @@ class Executor:
         policy: Policy,
         limits: OperationLimits | None = None,
         timeout_seconds: float = 10.0,
+        cache: DocumentCache | None = None,
     ) -> None:
         self.internal = internal
         self.slices = slices
         self.policy = policy
         self.limits = limits or OperationLimits()
         self.timeout_seconds = timeout_seconds
+        self.cache = cache or DocumentCache(max_entries=1000, max_bytes=32 * 1024 * 1024)
 
-    def _parse(self, query: str) -> DocumentNode | OperationResult:
+    def _parsed(self, query: str) -> CachedDocument:
         """Parse within the token limit, then refuse a shape over the operation limits."""
         too_long = check_tokens(query, self.limits)
         if too_long:
-            return OperationResult(errors=[_formatted(too_long)])
+            return CachedDocument(None, [_formatted(too_long)])
         try:
             document = parse(query)
         except GraphQLSyntaxError as error:
-            return OperationResult(errors=[_with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED)])
+            return CachedDocument(None, [_with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED)])
         too_big = check_shape(document, self.limits)
         if too_big:
-            return OperationResult(errors=[_formatted(error) for error in too_big])
-        return document
+            return CachedDocument(None, [_formatted(error) for error in too_big])
+        return CachedDocument(document, None)
 
-    def _validated(
-        self, schema: strawberry.Schema, document: DocumentNode
-    ) -> DocumentNode | OperationResult:
-        invalid = validate(schema._schema, document)
-        if invalid:
-            return OperationResult(
-                errors=[_with_code(e, ErrorCode.GRAPHQL_VALIDATION_FAILED) for e in invalid]
+    def _check(
+        self, query: str, entry: CachedDocument | None, scopes: frozenset[str] | None
+    ) -> tuple[CachedDocument, Checked | None]:
+        """Parse (unless cached), then for a key's scopes the policy (against the whole
+        graph) and validation (against the key's slice); for the operator (`scopes` None),
+        validation against the whole graph."""
+        entry = entry or self._parsed(query)
+        if entry.document is None:
+            return entry, None
+        if scopes is not None:
+            forbidden = check_operation(
+                self.internal._schema, self.policy, entry.document, scopes, DOCUMENTATION
             )
-        return document
+            if forbidden:
+                return entry, Checked(refusal=forbidden)
+        schema = self.internal if scopes is None else self.slices.for_scopes(scopes)
+        invalid = validate(schema._schema, entry.document)
+        if invalid:
+            return entry, Checked(
+                refusal=[_as(e, ErrorCode.GRAPHQL_VALIDATION_FAILED) for e in invalid]
+            )
+        return entry, Checked(refusal=None)
 
-    def _check_for_key(
-        self, query: str, scopes: frozenset[str], documentation: str
-    ) -> DocumentNode | OperationResult:
-        """Parse, limits, policy (against the whole graph), validation (against the slice)."""
-        document = self._parse(query)
-        if isinstance(document, OperationResult):
-            return document
-        forbidden = check_operation(
-            self.internal._schema, self.policy, document, scopes, documentation
-        )
-        if forbidden:
-            return OperationResult(errors=[_formatted(error) for error in forbidden])
-        return self._validated(self.slices.for_scopes(scopes), document)
+    async def checked(
+        self, query: str, scopes: frozenset[str] | None
+    ) -> tuple[CachedDocument, Checked | None]:
+        """The document as these scopes see it, from the cache when it was seen before.
 
-    def _check_for_operator(self, query: str) -> DocumentNode | OperationResult:
-        document = self._parse(query)
-        if isinstance(document, OperationResult):
-            return document
-        return self._validated(self.internal, document)
+        The first time, the checks run in a worker thread: they are pure CPU work that
+        grows with the document (a 2,000-token document takes tens of milliseconds to
+        parse and validate), and the event loop keeps serving everyone else meanwhile."""
+        cached = self.cache.get(query)
+        if cached is not None and (cached.document is None or scopes in cached.checked):
+            return cached, cached.checked.get(scopes)
+        entry, checked = await asyncio.to_thread(self._check, query, cached, scopes)
+        if checked is not None:
+            entry.checked[scopes] = checked
+        self.cache.put(query, entry)
+        return entry, checked
+
+    async def document(self, query: str) -> DocumentNode | None:
+        """The parsed document, or None when it does not parse or is over a limit."""
+        entry = self.cache.get(query)
+        if entry is None:
+            entry = await asyncio.to_thread(self._parsed, query)
+            self.cache.put(query, entry)
+        return entry.document
 
     async def run_for_key(
         self,
@@ -158,23 +198,25 @@ class Executor:
         scopes: frozenset[str],
         documentation: str,
     ) -> OperationResult:
-        # The checks are pure CPU work that grows with the document (a 2,000-token document
-        # takes tens of milliseconds to parse and validate): a worker thread does it, so
-        # the event loop keeps serving every other request meanwhile.
-        document = await asyncio.to_thread(
-            self._check_for_key, request.query, scopes, documentation
-        )
-        if isinstance(document, OperationResult):
-            return document
-        return await self._run(self.slices.for_scopes(scopes), document, request, context)
+        entry, checked = await self.checked(request.query, scopes)
+        if entry.refusal is not None:
+            return OperationResult(errors=entry.refusal)
+        assert entry.document is not None and checked is not None
+        if checked.refusal is not None:
+            return OperationResult(errors=[_refused(e, documentation) for e in checked.refusal])
+        schema = self.slices.for_scopes(scopes)
+        return await self._run(schema, entry.document, request, context)
 
     async def run_for_operator(
         self, request: OperationRequest, context: GraphContext
     ) -> OperationResult:
-        document = await asyncio.to_thread(self._check_for_operator, request.query)
-        if isinstance(document, OperationResult):
-            return document
-        return await self._run(self.internal, document, request, context)
+        entry, checked = await self.checked(request.query, None)
+        if entry.refusal is not None:
+            return OperationResult(errors=entry.refusal)
+        assert entry.document is not None and checked is not None
+        if checked.refusal is not None:
+            return OperationResult(errors=[_refused(e, "") for e in checked.refusal])
+        return await self._run(self.internal, entry.document, request, context)
 
     async def _run(
         self,

@@ -7,6 +7,7 @@ import hmac
 import logging
 from datetime import UTC, datetime
 
+from cachetools import LRUCache
 from starlette.requests import Request
 
 from schema.source import ApiKeyRecord, BusinessRecord
@@ -21,16 +22,46 @@ def bearer_token(request: Request) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
+Authenticated = tuple[BusinessRecord, ApiKeyRecord]
+
+
+class KeyCache:
+    """Keys already verified, by the key presented, so that a warm request reads nothing
+    from the store. A refused key is never kept. Every entry goes when the store says keys
+    or businesses changed: at once in the process that made the change, and within
+    `BUSINESS_API_STORE_POLL_SECONDS` in every other (the store watcher). Expiry is checked
+    on every use."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._verified: LRUCache[str, Authenticated] = LRUCache(maxsize=max_entries)
+
+    def get(self, token: str) -> Authenticated | None:
+        return self._verified.get(token)
+
+    def put(self, token: str, found: Authenticated) -> None:
+        self._verified[token] = found
+
+    def clear(self) -> None:
+        self._verified.clear()
+
+
 async def authenticate_key(
-    request: Request, store: Store, handle: str
-) -> tuple[BusinessRecord, ApiKeyRecord] | None:
+    request: Request, store: Store, keys: KeyCache, handle: str
+) -> Authenticated | None:
     """The key's business and key, or None. A key used on another business's handle is
     refused exactly like an unknown key, so the answer never tells which handles exist."""
     token = bearer_token(request)
     if token is None:
         return None
-    found = await store.authenticate(token, now=datetime.now(UTC))
-    if found is None or found[0].handle != handle:
+    now = datetime.now(UTC)
+    found = keys.get(token)
+    if found is None:
+        found = await store.authenticate(token, now=now)
+        if found is None:
+            return None
+        keys.put(token, found)
+    business, key = found
+    if business.handle != handle or (key.expires_at is not None and key.expires_at <= now):
         return None
     return found
 

@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schema.api import Query, build_internal_schema
 from schema.cursors import CursorCodec
+from schema.document_cache import DocumentCache
 from schema.execution import Executor
 from schema.operation_limits import OperationLimits
 from schema.policy import Policy, SchemaSlices, load_policy
 from schema.policy.model import validate_policy
 from schema.policy.reference import Reference, build_reference, render_html
-from server.auth import KeyUseRecorder
+from server.auth import KeyCache, KeyUseRecorder
 from server.directory import StoreDirectory
 from server.limits.in_process import MemoryRateLimiter
 from server.limits.in_redis import RedisRateLimiter
@@ -45,6 +46,7 @@ def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
     validate_policy(policy, internal._schema)
     slices = SchemaSlices(policy, Query)
     slices.build_all(frozenset({REQUIRED_SCOPE}))
+    cache = DocumentCache(settings.document_cache_entries, settings.document_cache_bytes)
     limits = OperationLimits(
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
@@ -52,7 +54,7 @@ def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
         max_fields=settings.max_fields,
         max_field_repeats=settings.max_field_repeats,
     )
-    executor = Executor(internal, slices, policy, limits, settings.execution_timeout_seconds)
+    executor = Executor(internal, slices, policy, limits, settings.execution_timeout_seconds, cache)
     return policy, executor
 
 
@@ -82,6 +84,7 @@ class Services:
     directory: StoreDirectory
     cursors: CursorCodec
     key_use: KeyUseRecorder
+    keys: KeyCache
     watcher: StoreWatcher
     sync: SyncWorker
     reference_html: str
@@ -119,6 +122,13 @@ class Services:
             budget_storage(settings.redis_url),
             breaker_factory(settings.breaker_failures, settings.breaker_cooldown_seconds),
         )
+        keys = KeyCache()
+
+        def changed() -> None:
+            """Something servers cache changed in the store: start those caches afresh."""
+            runtimes.invalidate()
+            keys.clear()
+
         return cls(
             settings=settings,
             engine=engine,
@@ -135,10 +145,12 @@ class Services:
                 specs,
                 scopes=list(policy.scopes),
                 required_scope=REQUIRED_SCOPE,
+                changed=changed,
             ),
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
-            watcher=StoreWatcher(store, settings.store_poll_seconds, [runtimes.invalidate]),
+            keys=keys,
+            watcher=StoreWatcher(store, settings.store_poll_seconds, [changed]),
             sync=SyncWorker(
                 store,
                 index,

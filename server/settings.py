@@ -197,6 +197,18 @@ class Settings:
         "merged).",
         _whole(1),
     )
+    document_cache_entries: int = _setting(
+        "DOCUMENT_CACHE_ENTRIES",
+        "1000",
+        "Documents kept parsed and checked, so a repeated query is not parsed again.",
+        _whole(1),
+    )
+    document_cache_bytes: int = _setting(
+        "DOCUMENT_CACHE_BYTES",
+        "33554432",
+        "Memory the kept documents may take, in bytes (roughly 24 per byte of query).",
+        _whole(65536),
+    )
     execution_timeout_seconds: float = _setting(
         "EXECUTION_TIMEOUT", "10", "Seconds an operation may run.", _seconds
     )

@@ -9,9 +9,7 @@ mutation (405), and only then the policy, validation and execution.
 
 from __future__ import annotations
 
-import asyncio
-
-from graphql import GraphQLSyntaxError, OperationType, get_operation_ast, parse
+from graphql import OperationType, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -40,15 +38,14 @@ def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def _refuse_unsafe_get(
+async def _refuse_unsafe_get(
     operation: OperationRequest, media_type: str, services: Services
 ) -> JSONResponse | None:
     """405 for a GET whose operation is not a query: GET is a safe method, so the spec
     forbids running a mutation through it. A document that does not parse, or names no
     operation it holds, is left to the executor, which reports it as usual."""
-    try:
-        document = parse(operation.query, max_tokens=services.settings.max_tokens)
-    except GraphQLSyntaxError:
+    document = await services.executor.document(operation.query)
+    if document is None:
         return None
     chosen = get_operation_ast(document, operation.operation_name)
     if chosen is None or chosen.operation == OperationType.QUERY:
@@ -91,7 +88,7 @@ async def business_graphql(request: Request) -> Response:
     services = _services(request)
     handle = request.path_params["handle"]
     media_type = negotiate(request.headers.get("accept"))
-    found = await authenticate_key(request, services.store, handle)
+    found = await authenticate_key(request, services.store, services.keys, handle)
     if found is None:
         return await _refused_key(request, services, media_type or JSON)
     business, key = found
@@ -118,9 +115,7 @@ async def _answer(
     if request.method == "GET":
         operation = read_query_string(request, media_type)
         if isinstance(operation, OperationRequest):
-            # Parsing a long document is CPU work: off the event loop, like the executor's.
-            refused = await asyncio.to_thread(_refuse_unsafe_get, operation, media_type, services)
-            operation = refused or operation
+            operation = await _refuse_unsafe_get(operation, media_type, services) or operation
     else:
         operation = await _read_body(request, services, media_type)
     if isinstance(operation, Response):

@@ -55,9 +55,12 @@ async def test_a_wrong_secret_for_a_real_key_id_is_unauthenticated(world: World)
 
 
 async def test_a_revoked_key_is_unauthenticated(world: World) -> None:
+    await world.services.watcher.check()
     assert (await world.query(NAME_ONLY)).status_code == 200
     key_id = world.keys["tremble"].split("_")[1]
+    # Revoked in the store (as another process would); the watcher's next look sees it.
     await world.services.store.revoke_api_key(key_id, now=datetime.now(UTC))
+    assert await world.services.watcher.check()
     assert_unauthenticated(await world.query(NAME_ONLY))
 
 
