@@ -7,7 +7,7 @@ by the policy file (`schema.policy`).
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -20,6 +20,7 @@ from schema.source import ActivitySessionKey, BusinessRecord
 from schema.types.activity import ActivitySession
 from schema.types.business import ApiKey, Business, ProviderConnection
 from schema.types.participant import BusinessParticipant
+from schema.types.reading import reads
 
 Node = Annotated[
     Business | BusinessParticipant | ActivitySession,
@@ -35,6 +36,15 @@ async def _business_of(info: Info, gid: str) -> BusinessRecord:
     if business is None:
         raise NotFound("No business has this ID.")
     return business
+
+
+def _active_business_of(context: Any) -> Business | None:
+    """The key's own business: it comes from the key, never from the request."""
+    return Business(record=context.business) if context.business else None
+
+
+async def _active_business(context: Any) -> list[Business | None]:
+    return [_active_business_of(context)]
 
 
 NodeValue = Business | BusinessParticipant | ActivitySession | None
@@ -81,11 +91,11 @@ async def _nodes(info: Info, gids: list[str]) -> list[NodeValue]:
 class Query:
     @strawberry.field(
         description="The business the API key belongs to. Every read starts here; no argument "
-        "anywhere selects another business."
+        "anywhere selects another business.",
+        metadata=reads(lambda context, parents, arguments, paths: _active_business(context)),
     )
     def active_business(self, info: Info) -> Business | None:
-        business = info.context.business
-        return Business(record=business) if business else None
+        return _active_business_of(info.context)
 
     @strawberry.field(description="Every business on this server.")
     async def businesses(self, info: Info) -> list[Business]:

@@ -25,6 +25,7 @@ from graphql import (
 )
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 
+from schema import compiled
 from schema.context import GraphContext
 from schema.document_cache import CachedDocument, Checked, DocumentCache
 from schema.errors import ClientError, ErrorCode
@@ -90,6 +91,20 @@ def _refused(error: GraphQLError, documentation: str) -> dict[str, Any]:
     if extensions and extensions.get("documentation") == DOCUMENTATION:
         formatted["extensions"] = {**extensions, "documentation": documentation}
     return formatted
+
+
+# Plans kept per document, one per set of values of the variables its @skip/@include read.
+MAX_PLANS_PER_DOCUMENT = 16
+
+
+def _path_key(error: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in error.get("path") or ())
+
+
+def ordered(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Errors in the order of their paths (then messages): the same answer, whichever
+    executor ran and in whatever order its work finished."""
+    return sorted(errors, key=lambda e: (_path_key(e), e.get("message", "")))
 
 
 def client_error(error: GraphQLError) -> dict[str, Any]:
@@ -205,7 +220,7 @@ class Executor:
         if checked.refusal is not None:
             return OperationResult(errors=[_refused(e, documentation) for e in checked.refusal])
         schema = self.slices.for_scopes(scopes)
-        return await self._run(schema, entry.document, request, context)
+        return await self._run(schema, entry.document, request, context, checked)
 
     async def run_for_operator(
         self, request: OperationRequest, context: GraphContext
@@ -224,19 +239,17 @@ class Executor:
         document: DocumentNode,
         request: OperationRequest,
         context: GraphContext,
+        checked: Checked | None = None,
     ) -> OperationResult:
+        """Execute within the time limit: compiled when a key's query allows it (`checked`
+        holds its plans), otherwise, or when the plan gives up, on Strawberry."""
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                result = execute(
-                    schema._schema,
-                    document,
-                    context_value=context,
-                    variable_values=request.variables,
-                    operation_name=request.operation_name,
-                    **execution_context_class_kwargs(schema.execution_context_class),
-                )
-                if not isinstance(result, ExecutionResult):
-                    result = await result
+                if checked is not None:
+                    compiled = await self._run_compiled(schema, document, request, context, checked)
+                    if compiled is not None:
+                        return compiled
+                return await self._run_strawberry(schema, document, request, context)
         except TimeoutError:
             context.cancel_pending()  # upstream calls still running for this operation
             timeout = GraphQLError(
@@ -245,6 +258,54 @@ class Executor:
                 extensions={"code": ErrorCode.TIMEOUT.value},
             )
             return OperationResult(errors=[_formatted(timeout)], data=None, executed=True)
+
+    async def _run_compiled(
+        self,
+        schema: strawberry.Schema,
+        document: DocumentNode,
+        request: OperationRequest,
+        context: GraphContext,
+        checked: Checked,
+    ) -> OperationResult | None:
+        built = compiled.build(schema, document, request.variables, request.operation_name)
+        if isinstance(built, list):
+            return None  # variables that do not coerce: Strawberry reports them
+        key = compiled.plan_key(document, built, checked.plans)
+        if key in checked.plans:
+            plan = checked.plans[key]
+        else:
+            plan = compiled.compile_plan(schema, built)
+            if len(checked.plans) < MAX_PLANS_PER_DOCUMENT:
+                checked.plans[key] = plan
+        if plan is None:
+            return None
+        try:
+            data, errors = await compiled.run_plan(plan, context, built)
+        except compiled.Uncompiled:
+            context.partial_errors.clear()  # Strawberry starts over, on the same loaders
+            return None
+        formatted = [client_error(e) for e in errors + context.partial_errors]
+        return OperationResult(
+            errors=ordered(formatted), data=data, executed=True, extensions=context.extensions()
+        )
+
+    async def _run_strawberry(
+        self,
+        schema: strawberry.Schema,
+        document: DocumentNode,
+        request: OperationRequest,
+        context: GraphContext,
+    ) -> OperationResult:
+        result = execute(
+            schema._schema,
+            document,
+            context_value=context,
+            variable_values=request.variables,
+            operation_name=request.operation_name,
+            **execution_context_class_kwargs(schema.execution_context_class),
+        )
+        if not isinstance(result, ExecutionResult):
+            result = await result
         nothing_ran = result.data is None and not context.partial_errors
         if nothing_ran and result.errors and all(e.path is None for e in result.errors):
             # A variable that did not coerce, or no operation to pick: nothing executed.
@@ -254,5 +315,5 @@ class Executor:
         errors = [client_error(e) for e in result.errors or []]
         errors += [client_error(e) for e in context.partial_errors]
         return OperationResult(
-            errors=errors, data=result.data, executed=True, extensions=context.extensions()
+            errors=ordered(errors), data=result.data, executed=True, extensions=context.extensions()
         )

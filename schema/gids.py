@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass
 
@@ -50,7 +51,9 @@ def business_gid(public_id: str) -> str:
     return f"{_ROOT}Business/{public_id}"
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def encode_gid(type_name: str, connection: str, provider_id: str) -> str:
+    """Memoised: the same objects come back page after page, request after request."""
     prefix = PREFIXES[type_name]
     return f"{_ROOT}{type_name}/{prefix}_{_b64encode(f'{connection}/{provider_id}')}"
 

@@ -1,7 +1,9 @@
 """Canonical records: what every provider adapter maps its JSON into.
 
 The graph only ever sees these plain, frozen values, so a resolver cannot tell (and need
-not care) which provider a participant came from.
+not care) which provider a participant came from. They are msgspec structs rather than
+frozen dataclasses: the same immutable, typed, comparable values, built ten times faster
+(a page of the document's query makes some 500 of them).
 """
 
 from __future__ import annotations
@@ -10,20 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+import msgspec
+
 from schema.errors import ClientError
 from schema.scalars import Instant
 
 
-@dataclass(frozen=True)
-class ParticipantKey:
+class ParticipantKey(msgspec.Struct, frozen=True, gc=False):
     """Identifies a participant: the provider connection it lives in, and the provider's id."""
 
     connection: str
     provider_id: str
 
 
-@dataclass(frozen=True)
-class ParticipantRecord:
+class ParticipantRecord(msgspec.Struct, frozen=True, gc=False):
     key: ParticipantKey
     name: str | None
     email: str | None
@@ -32,14 +34,12 @@ class ParticipantRecord:
     provider: str = ""  # the provider it was read from
 
 
-@dataclass(frozen=True)
-class ConsentRecord:
+class ConsentRecord(msgspec.Struct, frozen=True, gc=False):
     status: str  # one of EmailMarketingConsentStatus's values
     at: Instant | None
 
 
-@dataclass(frozen=True)
-class RegistrationRecord:
+class RegistrationRecord(msgspec.Struct, frozen=True, gc=False):
     provider_id: str
     status: str  # one of RegistrationStatus's values
     confirmed_at: Instant | None
@@ -47,8 +47,7 @@ class RegistrationRecord:
     created_at: Instant | None
 
 
-@dataclass(frozen=True)
-class ActivitySessionRecord:
+class ActivitySessionRecord(msgspec.Struct, frozen=True, gc=False):
     provider_id: str
     title: str | None
     starts_at: Instant | None
@@ -58,14 +57,12 @@ class ActivitySessionRecord:
     created_at: Instant | None = None
 
 
-@dataclass(frozen=True)
-class ProductRecord:
+class ProductRecord(msgspec.Struct, frozen=True, gc=False):
     provider_id: str
     name: str | None
 
 
-@dataclass(frozen=True)
-class PurchaseRecord:
+class PurchaseRecord(msgspec.Struct, frozen=True, gc=False):
     provider_id: str
     status: str  # one of PurchaseStatus's values
     price_paid: Decimal | None

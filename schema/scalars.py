@@ -48,7 +48,8 @@ class Instant(str):
             return cls.at(value)
         if not isinstance(value, str):
             return None
-        if len(value) == 24 and _CANONICAL.fullmatch(value):
+        # Already in the output format (most providers' timestamps): kept as it is.
+        if len(value) == 24 and value[23] == "Z" and value[19] == "." and _CANONICAL.match(value):
             return cls(value)
         try:
             return cls(format_datetime(parse_datetime(value)))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import msgspec
+
 from schema.records import (
     ActivitySessionRecord,
     ConsentRecord,
@@ -23,8 +25,7 @@ from schema.records import (
 )
 
 
-@dataclass(frozen=True)
-class ActivitySessionKey:
+class ActivitySessionKey(msgspec.Struct, frozen=True, gc=False):
     connection: str
     provider_id: str
 

@@ -33,7 +33,7 @@ from server.limits.outbound import OutboundBudget, Storage
 from server.providers.base import Listed, ProviderAdapter
 from server.providers.breaker import Breaker
 from server.providers.errors import ProviderError
-from server.providers.http import HttpxTransport, ProviderHttp, UpstreamLimits
+from server.providers.http import ProviderHttp, Transport, UpstreamLimits
 from server.providers.indexed import IndexedAdapter
 from server.providers.spec import ProviderSpec
 from server.store.index import IndexStore
@@ -106,7 +106,7 @@ class Runtimes:
         store: Store,
         index: IndexStore,
         specs: Sequence[ProviderSpec],
-        transport: HttpxTransport,
+        transport: Transport,
         limits: UpstreamLimits,
         budgets: Storage,
         breakers: AsyncCircuitBreakerFactory,

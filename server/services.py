@@ -24,7 +24,7 @@ from server.limits.in_redis import RedisRateLimiter
 from server.limits.outbound import budget_storage
 from server.limits.rate import RateLimiter
 from server.providers.breaker import breaker_factory
-from server.providers.http import HttpxTransport, UpstreamLimits
+from server.providers.http import AiohttpTransport, HttpxTransport, Transport, UpstreamLimits
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from server.runtimes import Runtimes
@@ -75,7 +75,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     store: Store
-    upstream: HttpxTransport
+    upstream: Transport
     index: IndexStore
     providers: tuple[ProviderSpec, ...]
     runtimes: Runtimes
@@ -106,7 +106,8 @@ class Services:
         store = Store(
             session_factory(engine), CredentialCipher(secret), providers=[s.name for s in specs]
         )
-        transport = HttpxTransport(upstream)
+        # Tests hand in httpx's in-process transports; everything else goes through aiohttp.
+        transport: Transport = HttpxTransport(upstream) if upstream else AiohttpTransport()
         index = IndexStore(session_factory(engine))
         runtimes = Runtimes(
             store,

@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import strawberry
 from strawberry.types import Info
 
 from schema.gids import encode_gid
-from schema.records import ActivitySessionRecord, RegistrationRecord
+from schema.records import RegistrationRecord
 from schema.scalars import Instant
 from schema.source import ActivitySessionKey, BusinessRecord
 from schema.types.enums import RegistrationStatus
+from schema.types.reading import loaded, reads
+
+
+async def _session_fields(
+    context: Any, sessions: Sequence[ActivitySession], name: str
+) -> list[Any]:
+    """One field of each session's record, loaded (every session asked for in one batch)
+    only when a field beyond its `id` is selected."""
+    if not sessions:
+        return []
+    loader = context.loaders(sessions[0].business).activity_session_by_key
+    records = await loaded(loader, [session.key for session in sessions])
+    return [
+        record if isinstance(record, BaseException) else getattr(record, name) if record else None
+        for record in records
+    ]
+
+
+async def _session_field(context: Any, session: ActivitySession, name: str) -> Any:
+    [value] = await _session_fields(context, [session], name)
+    if isinstance(value, BaseException):
+        raise value
+    return value
+
+
+def _session(name: str) -> dict[str, Any]:
+    return reads(lambda context, parents, arguments, paths: _session_fields(context, parents, name))
 
 
 @strawberry.type(
@@ -27,34 +57,30 @@ class ActivitySession:
             encode_gid("ActivitySession", self.key.connection, self.key.provider_id)
         )
 
-    async def _record(self, info: Info) -> ActivitySessionRecord | None:
-        loader = info.context.loaders(self.business).activity_session_by_key
-        return await loader.load(self.key)
-
-    @strawberry.field(description="The title shown to participants.")
+    @strawberry.field(description="The title shown to participants.", metadata=_session("title"))
     async def title(self, info: Info) -> str | None:
-        record = await self._record(info)
-        return record.title if record else None
+        return await _session_field(info.context, self, "title")
 
-    @strawberry.field(description="When the session starts.")
+    @strawberry.field(description="When the session starts.", metadata=_session("starts_at"))
     async def starts_at(self, info: Info) -> Instant | None:
-        record = await self._record(info)
-        return record.starts_at if record else None
+        return await _session_field(info.context, self, "starts_at")
 
-    @strawberry.field(description="When the session ends.")
+    @strawberry.field(description="When the session ends.", metadata=_session("ends_at"))
     async def ends_at(self, info: Info) -> Instant | None:
-        record = await self._record(info)
-        return record.ends_at if record else None
+        return await _session_field(info.context, self, "ends_at")
 
-    @strawberry.field(description="How many participants the session admits.")
+    @strawberry.field(
+        description="How many participants the session admits.", metadata=_session("capacity")
+    )
     async def capacity(self, info: Info) -> int | None:
-        record = await self._record(info)
-        return record.capacity if record else None
+        return await _session_field(info.context, self, "capacity")
 
-    @strawberry.field(description="The session's own status at the provider, lowercase.")
+    @strawberry.field(
+        description="The session's own status at the provider, lowercase.",
+        metadata=_session("status"),
+    )
     async def status(self, info: Info) -> str | None:
-        record = await self._record(info)
-        return record.status if record else None
+        return await _session_field(info.context, self, "status")
 
     @strawberry.field(
         name="provider", description="The platform the session is scheduled in (`wix`, …)."

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry import UNSET
 from strawberry.types import Info
 
-from schema.errors import BadUserInput
+from schema.errors import BadUserInput, ClientError
 from schema.gids import business_gid
 from schema.records import Position
 from schema.scalars import Instant
@@ -24,6 +24,7 @@ from schema.types.pagination import (
     given_cursor,
 )
 from schema.types.participant import BusinessParticipant
+from schema.types.reading import Path, partial_error, read_one, reads
 
 PARTICIPANTS = "participants"
 
@@ -125,35 +126,19 @@ class Business:
 
     @strawberry.field(
         description="Everyone the business knows across its connected platforms, platform by "
-        "platform in the order they were connected, in a stable order within each."
+        "platform in the order they were connected, in a stable order within each.",
+        metadata=reads(
+            lambda context, parents, arguments, paths: read_participants(
+                context, parents, arguments, paths
+            )
+        ),
     )
     async def participants(
         self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = UNSET
     ) -> Connection[BusinessParticipant]:
-        first = check_first(first)
-        after = given_cursor(after)
-        cursors = info.context.cursors
-        business = self.record.public_id
-        position = None
-        if after is not None:
-            position = check_position(
-                cursors.decode(after, business=business, list_name=PARTICIPANTS)
-            )
-        source = info.context.loaders(self.record).source
-        page = await source.participants(first=first, after=position)
-        for failure in page.failures:
-            info.context.partial_errors.append(
-                GraphQLError(
-                    failure.message, path=info.path.as_list(), extensions=failure.extensions
-                )
-            )
-        return build_connection(
-            [BusinessParticipant(record=record, business=self.record) for record, _ in page.items],
-            [position_after for _, position_after in page.items],
-            encode=lambda p: cursors.encode(business=business, list_name=PARTICIPANTS, position=p),
-            has_next_page=page.has_next,
-            has_previous_page=after is not None,
-            end=page.end if page.has_next else None,
+        arguments = {"first": first, "after": after}
+        return await read_one(  # type: ignore[no-any-return]
+            read_participants, info.context, self, arguments, info.path.as_list()
         )
 
     @strawberry.field(description="The business's platform connections, in creation order.")
@@ -165,3 +150,45 @@ class Business:
     async def api_keys(self, info: Info) -> list[ApiKey]:
         records = await info.context.directory.api_keys(self.record)
         return [ApiKey(record=record) for record in records]
+
+
+async def read_participants(
+    context: Any,
+    businesses: Sequence[Business],
+    arguments: Mapping[str, Any],
+    paths: Sequence[Path],
+) -> list[Connection[BusinessParticipant] | BaseException]:
+    """A page of each business's participants (there is one business per request)."""
+    pages: list[Connection[BusinessParticipant] | BaseException] = []
+    for business, path in zip(businesses, paths, strict=True):
+        try:
+            pages.append(await _participants(context, business, arguments, path))
+        except ClientError as error:
+            pages.append(error)
+    return pages
+
+
+async def _participants(
+    context: Any, business: Business, arguments: Mapping[str, Any], path: Path
+) -> Connection[BusinessParticipant]:
+    """A page across the business's connections; a connection that fails is an error at
+    `path`, and the page goes on from the others."""
+    first = check_first(arguments.get("first", DEFAULT_PAGE_SIZE))
+    after = given_cursor(arguments.get("after"))
+    cursors = context.cursors
+    public_id = business.record.public_id
+    position = None
+    if after is not None:
+        position = check_position(cursors.decode(after, business=public_id, list_name=PARTICIPANTS))
+    source = context.loaders(business.record).source
+    page = await source.participants(first=first, after=position)
+    for failure in page.failures:
+        partial_error(context, path, failure)
+    return build_connection(
+        [BusinessParticipant(record=record, business=business.record) for record, _ in page.items],
+        [position_after for _, position_after in page.items],
+        encode=lambda p: cursors.encode(business=public_id, list_name=PARTICIPANTS, position=p),
+        has_next_page=page.has_next,
+        has_previous_page=after is not None,
+        end=page.end if page.has_next else None,
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import strawberry
 from strawberry import UNSET
 from strawberry.types import Info
 
+from schema.errors import ClientError
 from schema.gids import encode_gid
 from schema.records import ConsentRecord, ParticipantRecord
 from schema.scalars import Instant
@@ -28,7 +29,7 @@ from schema.types.pagination import (
     paginate_list,
     stable_order,
 )
-from schema.types.partial import load_or_default
+from schema.types.reading import Path, loaded, partial_error, read_one, reads
 
 
 @strawberry.type(description="A participant's answer on marketing email, and when it was given.")
@@ -42,6 +43,101 @@ class EmailMarketingConsent:
     @strawberry.field(description="When the answer was last recorded; null when unknown.")
     def at(self) -> Instant | None:
         return self.record.at
+
+
+async def read_consents(
+    context: Any, participants: Sequence[BusinessParticipant]
+) -> list[EmailMarketingConsent | None | BaseException]:
+    """Null when the platform records no consent; a failure is the field's error."""
+    if not participants:
+        return []
+    loader = context.loaders(participants[0].business).consent_by_participant
+    return [
+        record
+        if isinstance(record, BaseException)
+        else EmailMarketingConsent(record=record)
+        if record
+        else None
+        for record in await loaded(loader, [p.record for p in participants])
+    ]
+
+
+async def read_relations(
+    context: Any,
+    participants: Sequence[BusinessParticipant],
+    relation: str,
+    arguments: Mapping[str, Any],
+    paths: Sequence[Path],
+) -> list[Connection[Any] | BaseException]:
+    """Registrations and purchases come whole from one batched load, then are paged here
+    by offset, with cursors bound to the participant and the relation. A provider that
+    fails empties the relation, with an error at its path."""
+    if not participants:
+        return []
+    try:
+        first = check_first(arguments.get("first", DEFAULT_PAGE_SIZE))
+    except ClientError as error:
+        return [error] * len(participants)
+    after = given_cursor(arguments.get("after"))
+    cursors = context.cursors
+    business = participants[0].business
+    loaders = context.loaders(business)
+    loader = (
+        loaders.registrations_by_participant
+        if relation == "registrations"
+        else loaders.purchases_by_participant
+    )
+    results: list[Connection[Any] | BaseException] = []
+    records = await loaded(loader, [p.record for p in participants])
+    for participant, found, path in zip(participants, records, paths, strict=True):
+        bound_to = f"{relation}:{participant.id()}"
+        try:
+            offset = offset_after(cursors, after, business=business.public_id, list_name=bound_to)
+        except ClientError as error:
+            results.append(error)
+            continue
+        if isinstance(found, ClientError):
+            partial_error(context, path, found)
+            results.append(empty_connection())
+            continue
+        if isinstance(found, BaseException):
+            results.append(found)
+            continue
+        ordered = sorted(found, key=lambda r: stable_order(r.created_at, r.provider_id))
+        results.append(
+            paginate_list(
+                ordered,
+                first=first,
+                offset=offset,
+                make_node=_node_factory(participant, relation),
+                encode=_cursor(cursors, business.public_id, bound_to),
+            )
+        )
+    return results
+
+
+def _cursor(cursors: Any, business: str, list_name: str) -> Callable[[Any], str]:
+    return lambda position: cursors.encode(
+        business=business, list_name=list_name, position=position
+    )
+
+
+def read_registrations(context: Any, parents: Any, arguments: Any, paths: Any) -> Any:
+    return read_relations(context, parents, "registrations", arguments, paths)
+
+
+def read_purchases(context: Any, parents: Any, arguments: Any, paths: Any) -> Any:
+    return read_relations(context, parents, "purchases", arguments, paths)
+
+
+def _node_factory(participant: BusinessParticipant, relation: str) -> Callable[[Any], Any]:
+    connection, business = participant.record.key.connection, participant.business
+    if relation == "registrations":
+        provider = participant.record.provider
+        return lambda record: ActivityRegistration(
+            record=record, connection=connection, business=business, provider=provider
+        )
+    return lambda record: ProductPurchase(record=record, connection=connection)
 
 
 @strawberry.type(
@@ -75,15 +171,18 @@ class BusinessParticipant:
 
     @strawberry.field(
         description="The participant's marketing-email consent; null when the platform does "
-        "not record consent."
+        "not record consent.",
+        metadata=reads(lambda context, parents, arguments, paths: read_consents(context, parents)),
     )
     async def email_marketing_consent(self, info: Info) -> EmailMarketingConsent | None:
-        loader = info.context.loaders(self.business).consent_by_participant
-        record = await loader.load(self.record)
-        return EmailMarketingConsent(record=record) if record else None
+        [consent] = await read_consents(info.context, [self])
+        if isinstance(consent, BaseException):
+            raise consent
+        return consent  # type: ignore[no-any-return]
 
     @strawberry.field(
-        description="The participant's registrations for activity sessions, oldest first."
+        description="The participant's registrations for activity sessions, oldest first.",
+        metadata=reads(read_registrations),
     )
     async def registrations(
         self,
@@ -91,50 +190,20 @@ class BusinessParticipant:
         first: First = DEFAULT_PAGE_SIZE,
         after: After = UNSET,
     ) -> Connection[ActivityRegistration]:
-        return await self._page(info, "registrations", check_first(first), after)
+        arguments = {"first": first, "after": after}
+        return await read_one(
+            read_registrations, info.context, self, arguments, info.path.as_list()
+        )  # type: ignore[no-any-return]
 
-    @strawberry.field(description="The products the participant bought, oldest first.")
+    @strawberry.field(
+        description="The products the participant bought, oldest first.",
+        metadata=reads(read_purchases),
+    )
     async def product_purchases(
         self,
         info: Info,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = UNSET,
     ) -> Connection[ProductPurchase]:
-        return await self._page(info, "purchases", check_first(first), after)
-
-    async def _page(self, info: Info, relation: str, first: int, after: str | None) -> Connection:
-        """Registrations and purchases come whole from one batched load, then are paged here."""
-        after = given_cursor(after)
-        cursors = info.context.cursors
-        bound_to = f"{relation}:{self.id()}"
-        offset = offset_after(cursors, after, business=self.business.public_id, list_name=bound_to)
-        loaders = info.context.loaders(self.business)
-        loader = (
-            loaders.registrations_by_participant
-            if relation == "registrations"
-            else loaders.purchases_by_participant
-        )
-        records = await load_or_default(info, loader, self.record, None)
-        if records is None:
-            return empty_connection()
-        ordered = sorted(records, key=lambda r: stable_order(r.created_at, r.provider_id))
-        return paginate_list(
-            ordered,
-            first=first,
-            offset=offset,
-            make_node=self._node_factory(relation),
-            encode=lambda position: cursors.encode(
-                business=self.business.public_id, list_name=bound_to, position=position
-            ),
-        )
-
-    def _node_factory(self, relation: str) -> Callable[[Any], Any]:
-        connection = self.record.key.connection
-        if relation == "registrations":
-            return lambda record: ActivityRegistration(
-                record=record,
-                connection=connection,
-                business=self.business,
-                provider=self.record.provider,
-            )
-        return lambda record: ProductPurchase(record=record, connection=connection)
+        arguments = {"first": first, "after": after}
+        return await read_one(read_purchases, info.context, self, arguments, info.path.as_list())  # type: ignore[no-any-return]

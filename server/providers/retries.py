@@ -12,6 +12,7 @@ time limit still bounds everything.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -39,13 +40,34 @@ async def with_retries(
     longest_wait: float = 2.0,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
+    try:  # most calls succeed at once: no retry machinery for them
+        return await call()
+    except ProviderError as error:
+        if not _worth(error, longest_wait) or attempts <= 1:
+            raise
+        asked = _asked_wait(error)
+        # The first retry's full-jitter backoff, as tenacity would draw it.
+        await sleep(asked if asked is not None else random.uniform(0, min(0.1, longest_wait)))
+    return await _retrying(call, attempts - 1, longest_wait, sleep)
+
+
+def _worth(error: BaseException, longest_wait: float) -> bool:
+    if not isinstance(error, ProviderError) or not error.transient:
+        return False
+    asked = _asked_wait(error)
+    return asked is None or asked <= longest_wait
+
+
+async def _retrying(
+    call: Callable[[], Awaitable[T]],
+    attempts: int,
+    longest_wait: float,
+    sleep: Callable[[float], Awaitable[None]],
+) -> T:
     backoff = wait_random_exponential(multiplier=0.1, max=longest_wait)  # "full jitter"
 
     def worth_retrying(error: BaseException) -> bool:
-        if not isinstance(error, ProviderError) or not error.transient:
-            return False
-        asked = _asked_wait(error)
-        return asked is None or asked <= longest_wait
+        return _worth(error, longest_wait)
 
     def wait(state: RetryCallState) -> float:
         asked = _asked_wait(state.outcome.exception() if state.outcome else None)

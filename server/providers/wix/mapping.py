@@ -191,8 +191,10 @@ class SessionEnvelope(_Wire):
 
 
 def _amount(value: str | float | None) -> Decimal | None:
+    if value is None or value == "":
+        return None
     try:
-        return Decimal(str(value)) if value not in (None, "") else None
+        return Decimal(value if isinstance(value, str) else str(value))
     except InvalidOperation:
         return None
 
