@@ -139,10 +139,10 @@ async def prepare(database: str, upstream: str) -> str:
     return key
 
 
-def wrk(url: str, key: str, connections: int, seconds: float) -> dict[str, float]:
+def wrk(url: str, key: str, connections: int, seconds: float, query: str) -> dict[str, float]:
     env = {
         **os.environ,
-        "BENCH_BODY": json.dumps({"query": QUERY}),
+        "BENCH_BODY": json.dumps({"query": query}),
         "BENCH_HEADER": f"Authorization: Bearer {key}",
     }
     output = subprocess.run(
@@ -163,7 +163,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--redis", default="redis://127.0.0.1:6379/15", help="for the rate limits of --workers"
+    )
     parser.add_argument("--peer-bench", type=Path, default=ROOT.parent / "shared" / "peer-bench")
+    parser.add_argument(
+        "--query", default=QUERY, help="another document (default: the document's example)"
+    )
     arguments = parser.parse_args()
     upstream_js = arguments.peer_bench / "upstream" / "server.js"
     for tool in ("wrk", "node"):
@@ -200,23 +206,29 @@ def main() -> None:
         ]
         if arguments.workers > 1:
             server += ["--workers", str(arguments.workers)]
+            settings["BUSINESS_API_REDIS_URL"] = arguments.redis
         url = f"http://127.0.0.1:{server_port}/@bench/api/graphql"
         with (
-            running(["node", str(upstream_js)], node_env, f"{upstream}/__stats"),
+            running(
+                ["node", str(upstream_js)], node_env, f"{upstream}/__stats"
+            ) as upstream_process,
             running(server, settings, f"http://127.0.0.1:{server_port}/healthz") as process,
         ):
+            query = arguments.query
             answer = httpx.post(
-                url, json={"query": QUERY}, headers={"Authorization": f"Bearer {key}"}, timeout=30
+                url, json={"query": query}, headers={"Authorization": f"Bearer {key}"}, timeout=30
             ).json()
             nodes = answer.get("data", {}).get("activeBusiness", {}).get("participants", {})
-            if "errors" in answer or len(nodes.get("nodes", [])) != 25:
+            if "errors" in answer or (query == QUERY and len(nodes.get("nodes", [])) != 25):
                 raise SystemExit(f"unexpected answer: {str(answer)[:500]}")
-            wrk(url, key, arguments.connections, arguments.warmup)
+            wrk(url, key, arguments.connections, arguments.warmup, query)
             time.sleep(1)
             httpx.post(f"{upstream}/__stats/reset")
             cpu_before = cpu_seconds(process.pid)
-            figures = wrk(url, key, arguments.connections, arguments.duration)
+            upstream_before = cpu_seconds(upstream_process.pid)
+            figures = wrk(url, key, arguments.connections, arguments.duration, query)
             cpu = cpu_seconds(process.pid) - cpu_before
+            upstream_cpu = cpu_seconds(upstream_process.pid) - upstream_before
             stats = httpx.get(f"{upstream}/__stats").json()
 
     requests = figures["requests"]
@@ -234,6 +246,7 @@ def main() -> None:
         f" ms  p99 {figures['p99_us'] / 1000:.1f} ms"
     )
     print(f"server CPU      {cpu / requests * 1000:.2f} ms per request")
+    print(f"upstream CPU    {upstream_cpu / requests * 1000:.2f} ms per request")
     print(f"upstream calls  {stats['total'] / requests:.2f} per request")
     for endpoint, count in sorted(stats["endpoints"].items()):
         print(f"  {count / requests:6.2f}  {endpoint}")

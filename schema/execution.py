@@ -142,7 +142,10 @@ class Executor:
         self.policy = policy
         self.limits = limits or OperationLimits()
         self.timeout_seconds = timeout_seconds
-        self.cache = cache or DocumentCache(max_entries=1000, max_bytes=32 * 1024 * 1024)
+        # Not `cache or ...`: an empty cache has no length, so it is falsy.
+        self.cache = (
+            cache if cache is not None else DocumentCache(max_entries=1000, max_bytes=32 << 20)
+        )
 
     def _parsed(self, query: str) -> CachedDocument:
         """Parse within the token limit, then refuse a shape over the operation limits."""

@@ -15,6 +15,27 @@ from aiodataloader import DataLoader
 from schema.source import BusinessSource
 
 
+class _SharedLoader(DataLoader):
+    """A DataLoader whose futures outlive any one waiter. Many fields wait on one future
+    (every participant of a page on one batch); when graphql-core cancels a field (its
+    sibling failed and nulled their parent), the cancellation must stop that wait only,
+    not the batch every other field is waiting for."""
+
+    def load(self, key: Any) -> asyncio.Future[Any]:
+        future = super().load(key)
+        if future.done():
+            return future
+        # The shield forgets the future once its own waiter is gone: a failure nobody
+        # else waits for is still a failure seen, not an "exception never retrieved".
+        future.add_done_callback(_seen)
+        return asyncio.shield(future)
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _loader(
     batch: Callable[[Sequence[Any]], Awaitable[list[Any]]], running: set[asyncio.Task[Any]]
 ) -> DataLoader:
@@ -32,7 +53,7 @@ def _loader(
             if task is not None:
                 running.discard(task)
 
-    return DataLoader(load)
+    return _SharedLoader(load)
 
 
 class Loaders:

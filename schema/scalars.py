@@ -42,15 +42,16 @@ class Instant(str):
     def of(cls, value: str | dt.datetime | None) -> Instant | None:
         """The instant a provider's text or a datetime names; None when it names none
         (missing, empty, not ISO 8601, or without a time zone)."""
+        # Already in the output format (most providers' timestamps): kept as it is. This
+        # runs for every timestamp of every record read, so the common case comes first.
+        if value.__class__ is str and len(value) == 24 and _CANONICAL.fullmatch(value):
+            return cls(value)
         if value is None or value == "":
             return None
         if isinstance(value, dt.datetime):
             return cls.at(value)
         if not isinstance(value, str):
             return None
-        # Already in the output format (most providers' timestamps): kept as it is.
-        if len(value) == 24 and value[23] == "Z" and value[19] == "." and _CANONICAL.match(value):
-            return cls(value)
         try:
             return cls(format_datetime(parse_datetime(value)))
         except ValueError:

@@ -427,18 +427,21 @@ async def sync_command(handle: str | None, connection_id: str | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port (rate limits are shared through Redis).",
+)
+def serve(host: str, port: int, workers: int) -> None:
     """Serve the API with uvicorn."""
-    import uvicorn
-
-    from server.app import create_app, uvicorn_options
+    from server.serving import serve as run
 
     try:
-        settings = _settings()
-        app = create_app(settings, background_sync=True)
+        run(_settings(), host=host, port=port, workers=workers)
     except (SettingsError, PolicyError) as error:
         raise click.ClickException(str(error)) from None
-    uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(settings))
 
 
 @main.command()

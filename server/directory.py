@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from schema.errors import BadUserInput, NotFound
@@ -34,10 +34,8 @@ class StoreDirectory:
         *,
         scopes: Sequence[str],
         required_scope: str,
-        changed: Callable[[], None],
     ) -> None:
         self._store = store
-        self._changed = changed  # what this process caches from the store starts afresh
         self._runtimes = runtimes
         self._specs = {spec.name: spec for spec in specs}
         self._scopes = list(scopes)
@@ -85,11 +83,9 @@ class StoreDirectory:
 
     async def revoke_api_key(self, key_id: str) -> ApiKeyRecord:
         try:
-            revoked = await self._store.revoke_api_key(key_id, now=datetime.now(UTC))
+            return await self._store.revoke_api_key(key_id, now=datetime.now(UTC))
         except StoreError:
             raise NotFound("No API key has this id.") from None
-        self._changed()  # refused from this moment in this process
-        return revoked
 
     async def connect_provider(
         self,
@@ -118,7 +114,6 @@ class StoreDirectory:
             credential=credential,
             mode=spec.mode,
         )
-        self._changed()
         return connection
 
     async def disconnect_provider(self, public_id: str) -> ConnectionRecord:
@@ -126,5 +121,4 @@ class StoreDirectory:
         if connection is None:
             raise NotFound("No connection has this id.")
         await self._store.remove_connection(public_id)
-        self._changed()
         return connection

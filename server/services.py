@@ -130,6 +130,7 @@ class Services:
             runtimes.invalidate()
             keys.clear()
 
+        store.on_change(changed)  # at once for what this process changes
         return cls(
             settings=settings,
             engine=engine,
@@ -146,7 +147,6 @@ class Services:
                 specs,
                 scopes=list(policy.scopes),
                 required_scope=REQUIRED_SCOPE,
-                changed=changed,
             ),
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),

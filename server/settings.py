@@ -261,8 +261,9 @@ class Settings:
     store_poll_seconds: float = _setting(
         "STORE_POLL_SECONDS",
         "2",
-        "How often a server looks for changes other processes made (connections, keys).",
-        _seconds,
+        "How often a server looks for changes other processes made (connections, keys): "
+        "a key revoked elsewhere stops working within this time (at most 5 seconds).",
+        _seconds_up_to(5),
     )
     last_used_flush_seconds: float = _setting(
         "LAST_USED_FLUSH_SECONDS",

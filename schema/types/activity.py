@@ -12,8 +12,10 @@ from schema.gids import encode_gid
 from schema.records import RegistrationRecord
 from schema.scalars import Instant
 from schema.source import ActivitySessionKey, BusinessRecord
-from schema.types.enums import RegistrationStatus
+from schema.types.enums import RegistrationStatus, member_of
 from schema.types.reading import loaded, reads
+
+_REGISTRATION_STATUS = member_of(RegistrationStatus)
 
 
 async def _session_fields(
@@ -104,7 +106,7 @@ class ActivityRegistration:
 
     @strawberry.field(description="Where the registration stands.")
     def status(self) -> RegistrationStatus:
-        return RegistrationStatus(self.record.status)
+        return _REGISTRATION_STATUS(self.record.status)
 
     @strawberry.field(
         description="When the registration was confirmed; null while it is not confirmed."

@@ -9,7 +9,9 @@ import strawberry
 from schema.gids import encode_gid
 from schema.records import ProductRecord, PurchaseRecord
 from schema.scalars import Instant
-from schema.types.enums import PurchaseStatus
+from schema.types.enums import PurchaseStatus, member_of
+
+_PURCHASE_STATUS = member_of(PurchaseStatus)
 
 
 @strawberry.type(description="Something the business sells: a pass, a class pack, goods.")
@@ -39,7 +41,7 @@ class ProductPurchase:
 
     @strawberry.field(description="Where the payment stands.")
     def status(self) -> PurchaseStatus:
-        return PurchaseStatus(self.record.status)
+        return _PURCHASE_STATUS(self.record.status)
 
     @strawberry.field(
         description="The amount paid for this purchase after tax, as a decimal string in "

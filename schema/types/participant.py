@@ -16,7 +16,7 @@ from schema.scalars import Instant
 from schema.source import BusinessRecord
 from schema.types.activity import ActivityRegistration
 from schema.types.commerce import ProductPurchase
-from schema.types.enums import EmailMarketingConsentStatus
+from schema.types.enums import EmailMarketingConsentStatus, member_of
 from schema.types.pagination import (
     DEFAULT_PAGE_SIZE,
     After,
@@ -31,6 +31,8 @@ from schema.types.pagination import (
 )
 from schema.types.reading import Path, loaded, partial_error, read_one, reads
 
+_EMAIL_MARKETING_CONSENT_STATUS = member_of(EmailMarketingConsentStatus)
+
 
 @strawberry.type(description="A participant's answer on marketing email, and when it was given.")
 class EmailMarketingConsent:
@@ -38,7 +40,7 @@ class EmailMarketingConsent:
 
     @strawberry.field(description="Whether the participant agreed to marketing email.")
     def status(self) -> EmailMarketingConsentStatus:
-        return EmailMarketingConsentStatus(self.record.status)
+        return _EMAIL_MARKETING_CONSENT_STATUS(self.record.status)
 
     @strawberry.field(description="When the answer was last recorded; null when unknown.")
     def at(self) -> Instant | None:
@@ -87,15 +89,27 @@ async def read_relations(
         if relation == "registrations"
         else loaders.purchases_by_participant
     )
-    results: list[Connection[Any] | BaseException] = []
-    records = await loaded(loader, [p.record for p in participants])
-    for participant, found, path in zip(participants, records, paths, strict=True):
-        bound_to = f"{relation}:{participant.id()}"
+    # Every cursor is checked before anything loads: a refused one fails its field at
+    # once, in document order, whichever relation's data comes back first.
+    lists = [f"{relation}:{participant.id()}" for participant in participants]
+    offsets: list[int | ClientError] = []
+    for list_name in lists:
         try:
-            offset = offset_after(cursors, after, business=business.public_id, list_name=bound_to)
+            offsets.append(
+                offset_after(cursors, after, business=business.public_id, list_name=list_name)
+            )
         except ClientError as error:
-            results.append(error)
+            offsets.append(error)
+    wanted = [p.record for p, o in zip(participants, offsets, strict=True) if isinstance(o, int)]
+    loaded_records = iter(await loaded(loader, wanted) if wanted else ())
+    results: list[Connection[Any] | BaseException] = []
+    for participant, list_name, offset, path in zip(
+        participants, lists, offsets, paths, strict=True
+    ):
+        if isinstance(offset, ClientError):
+            results.append(offset)
             continue
+        found = next(loaded_records)
         if isinstance(found, ClientError):
             partial_error(context, path, found)
             results.append(empty_connection())
@@ -110,7 +124,7 @@ async def read_relations(
                 first=first,
                 offset=offset,
                 make_node=_node_factory(participant, relation),
-                encode=_cursor(cursors, business.public_id, bound_to),
+                encode=_cursor(cursors, business.public_id, list_name),
             )
         )
     return results

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,6 +122,8 @@ class Emulator:
         self.faults = faults or Faults()
         self.rate_limit = rate_limit
         self.requests: collections.Counter[str] = collections.Counter()
+        # When each request was served (monotonic start and end): what ran concurrently.
+        self.served: list[tuple[str, float, float]] = []
         self.into_full_window = 0  # requests that arrived while the window was already full
         self._authenticate = authenticate
         self._error = error
@@ -135,11 +138,29 @@ class Emulator:
 
     def reset_counts(self) -> None:
         self.requests.clear()
+        self.served.clear()
         self.into_full_window = 0
+
+    @property
+    def round_trips(self) -> int:
+        """The longest chain of requests each served after the previous one ended: how
+        many times a client waited for this provider in turn (the rest ran alongside)."""
+        chain, free_at = 0, -math.inf
+        for _, start, end in sorted(self.served, key=lambda served: served[2]):
+            if start >= free_at:
+                chain, free_at = chain + 1, end
+        return chain
 
     def _route(self, endpoint: Endpoint) -> Route:
         async def serve(request: Request) -> Response:
             self.requests[endpoint.name] += 1
+            started = time.monotonic()
+            try:
+                return await answer(request)
+            finally:
+                self.served.append((endpoint.name, started, time.monotonic()))
+
+        async def answer(request: Request) -> Response:
             headers: dict[str, str] = {}
             try:
                 if self.faults.touch(endpoint.name):

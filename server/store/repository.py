@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -66,10 +66,6 @@ def _as_utc(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-async def _bump(session: AsyncSession) -> None:
-    await session.execute(update(StoreRevision).values(revision=StoreRevision.revision + 1))
-
-
 class Store:
     """Repository over the store's tables. `providers` are the provider names a
     connection may have (the registry's); None accepts any, for tests of the store."""
@@ -83,6 +79,22 @@ class Store:
         self._sessions = sessions
         self._cipher = cipher
         self._providers = providers
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every committed change that moves the revision: what this
+        process caches from the store starts afresh at once (other processes notice the
+        revision within their poll time)."""
+        self._listeners.append(listener)
+
+    async def _bump(self, session: AsyncSession) -> None:
+        await session.execute(update(StoreRevision).values(revision=StoreRevision.revision + 1))
+        if self._listeners:
+            event.listen(session.sync_session, "after_commit", self._notify, once=True)
+
+    def _notify(self, _: object) -> None:
+        for listener in self._listeners:
+            listener()
 
     async def revision(self) -> int:
         """How many cached-state changes the store has seen; cheap, for a watcher."""
@@ -157,7 +169,7 @@ class Store:
             if business is None:
                 raise BusinessNotFound(f"no business with id {business_id}")
             business.rate_limit_per_minute = per_minute
-            await _bump(session)
+            await self._bump(session)
             return business_record(business)
 
     async def _require_business(self, business_id: int) -> None:
@@ -193,7 +205,7 @@ class Store:
                         expires_at=expires_at,
                     )
                     session.add(key)
-                    await _bump(session)
+                    await self._bump(session)
                     await session.flush()
                     return key_record(key), minted.full
             except IntegrityError:
@@ -247,7 +259,7 @@ class Store:
                 raise KeyNotFound(f"no API key with id {key_id!r}")
             if key.revoked_at is None:
                 key.revoked_at = now
-                await _bump(session)
+                await self._bump(session)
                 await session.flush()
             return key_record(key)
 
@@ -312,7 +324,7 @@ class Store:
                         position=(last + 1) if last is not None else 0,
                     )
                     session.add(connection)
-                    await _bump(session)
+                    await self._bump(session)
                     await session.flush()
                     return connection_record(connection)
             except IntegrityError:
@@ -408,7 +420,7 @@ class Store:
             for name, value in values.items():
                 setattr(row, name, value)
             if values:
-                await _bump(session)
+                await self._bump(session)
             await session.flush()
             return connection_record(row)
 
@@ -419,4 +431,4 @@ class Store:
             )
             if getattr(result, "rowcount", 0) == 0:
                 raise ConnectionNotFound(f"no connection with id {public_id!r}")
-            await _bump(session)
+            await self._bump(session)

@@ -241,15 +241,19 @@ def _money(amount: Decimal) -> dict[str, str]:
     return {"amount": f"{amount:.2f}", "formattedAmount": f"${amount:,.2f}"}
 
 
-def generate_dataset(seed: int = 1, contacts: int = 300) -> WixDataset:
-    """Build a studio's worth of Wix data; identical output for identical arguments."""
+def generate_dataset(
+    seed: int = 1, contacts: int = 300, *, per_contact: int | None = None
+) -> WixDataset:
+    """Build a studio's worth of Wix data; identical output for identical arguments.
+    `per_contact` gives every contact that many bookings and orders (the shape of the
+    request benchmark) instead of a studio's spread."""
     rng = random.Random(seed)
     products = [(_guid(rng), name, Decimal(price)) for name, price in PRODUCTS]
     sessions = _sessions(rng)
     people = [_contact(rng, index, contacts) for index in range(contacts)]
-    bookings = _bookings(rng, people, sessions)
+    bookings = _bookings(rng, people, sessions, per_contact)
     subscriptions = [_subscription(rng, person) for person in people if rng.random() < 0.85]
-    orders = _orders(rng, people, products)
+    orders = _orders(rng, people, products, per_contact)
     return WixDataset(
         contacts=tuple(prune(person) for person in people),
         sessions=tuple(prune(session) for session in sessions),
@@ -329,11 +333,13 @@ BOOKING_STATUSES = (
 )
 
 
-def _bookings(rng: random.Random, people: list[dict], sessions: list[dict]) -> list[dict]:
+def _bookings(
+    rng: random.Random, people: list[dict], sessions: list[dict], per_contact: int | None
+) -> list[dict]:
     """Bookings filled in creation order so full sessions push late bookers to the waitlist."""
     drafts = []
     for person in people:
-        count = _weighted(rng, BOOKINGS_PER_CONTACT)
+        count = _weighted(rng, BOOKINGS_PER_CONTACT) if per_contact is None else per_contact
         for session in rng.sample(sessions, count):
             start = datetime.fromisoformat(session["start"]["timestamp"])
             booked = start - timedelta(minutes=rng.randint(60, 20 * 24 * 60))
@@ -421,13 +427,16 @@ PAYMENT_STATUSES = (
 )
 
 
-def _orders(rng: random.Random, people: list[dict], products: list[tuple]) -> list[dict]:
+def _orders(
+    rng: random.Random, people: list[dict], products: list[tuple], per_contact: int | None
+) -> list[dict]:
     """Store orders placed after signup; numbers follow creation order like a real store."""
     orders = []
     for person in people:
         joined = datetime.fromisoformat(person["createdDate"])
         window = int((ANCHOR - joined).total_seconds() // 60)
-        for _ in range(_weighted(rng, ORDERS_PER_CONTACT)):
+        count = _weighted(rng, ORDERS_PER_CONTACT) if per_contact is None else per_contact
+        for _ in range(count):
             created = joined + timedelta(minutes=rng.randint(10, window))
             orders.append(_order(rng, person, created, products))
     orders.sort(key=lambda order: (order["createdDate"], order["id"]))

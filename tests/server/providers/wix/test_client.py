@@ -268,3 +268,51 @@ async def test_a_long_retry_after_or_a_garbled_answer_is_not_retried(
         await wix.adapter.list_participants(position=None, limit=5)
     assert time.monotonic() - began < 1
     assert wix.emulator.requests["contacts.query"] == 1
+
+
+def _bookings_of(dataset: WixDataset, participants: list[ParticipantRecord]) -> set[str]:
+    ids = {p.key.provider_id for p in participants}
+    return {b["id"] for b in dataset.bookings if b["contactDetails"]["contactId"] in ids}
+
+
+def _registered(registrations: list) -> set[str]:
+    return {r.provider_id for mine in registrations for r in mine}
+
+
+async def test_later_batches_go_in_chunks_that_fit_a_page_all_at_once() -> None:
+    dataset = generate_dataset(seed=3, contacts=50, per_contact=10)
+    emulator = create_emulator(dataset, api_key="key", site_id="site")
+    emulator.faults.latency_seconds = 0.02  # so that calls made together overlap
+    adapter, transport = adapter_for(SPEC, emulator.app, account_id="site", credential="key")
+    assert isinstance(adapter, WixAdapter)
+    try:
+        listed = await adapter.list_participants(position=None, limit=50)
+        people = [record for record, _ in listed.participants]
+        emulator.reset_counts()
+        # Nothing seen yet: one filter for the batch, its pages followed in turn.
+        await adapter.registrations(people[:25])
+        assert emulator.requests["bookings.query"] == 3
+        assert emulator.round_trips == 3
+        emulator.reset_counts()
+        # Ten bookings per contact seen: chunks of ten contacts, each one page, together.
+        registrations = await adapter.registrations(people[25:])
+        assert emulator.requests["bookings.query"] == 3
+        assert emulator.round_trips == 1
+        assert _registered(registrations) == _bookings_of(dataset, people[25:])
+        assert all(len(mine) == 10 for mine in registrations)
+    finally:
+        await transport.close()
+
+
+async def test_a_chunk_that_overflows_its_page_follows_the_cursor(wix: Wix) -> None:
+    people = await first(wix, CONTACTS)
+    counts = {c["id"]: 0 for c in wix.dataset.contacts}
+    for booking in wix.dataset.bookings:
+        counts[booking["contactDetails"]["contactId"]] += 1
+    light = [p for p in people if counts[p.key.provider_id] == 1]
+    await wix.adapter.registrations(light)  # one booking per contact: chunks of 100
+    assert sum(counts.values()) > 100  # so all sixty contacts in one chunk overflow a page
+    wix.emulator.reset_counts()
+    registrations = await wix.adapter.registrations(people)
+    assert wix.emulator.requests["bookings.query"] == math.ceil(sum(counts.values()) / 100)
+    assert _registered(registrations) == _bookings_of(wix.dataset, people)
