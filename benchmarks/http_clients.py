@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import subprocess
@@ -24,9 +25,16 @@ import httpx
 import msgspec
 import orjson
 
-from benchmarks.requests import ROOT, free_port, wait_for
 from server.providers.http import AiohttpTransport, HttpxTransport, ProviderHttp, UpstreamLimits
 from server.providers.wix import mapping
+
+# The request benchmark's helpers, beside this file (benchmarks/ is not a package).
+_spec = importlib.util.spec_from_file_location(
+    "request_benchmark", Path(__file__).resolve().parent / "requests.py"
+)
+assert _spec is not None and _spec.loader is not None
+request_benchmark = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(request_benchmark)
 
 PATH = "/_api/bookings-reader/v2/extended-bookings/query"
 HEADERS = {"Authorization": "bench-key", "wix-site-id": "site-bench"}
@@ -51,7 +59,7 @@ async def _cpu_per_call(calls: int, call: Callable[[], Awaitable[object]]) -> fl
 
 
 async def measure(upstream: str, calls: int) -> dict[str, float]:
-    async with httpx.AsyncClient(base_url=upstream) as plain:
+    async with httpx.AsyncClient(base_url=upstream, headers=HEADERS) as plain:
         contacts = plain.post(
             "/contacts/v4/contacts/query", json={"query": {"cursorPaging": {"limit": 10}}}
         )
@@ -109,9 +117,11 @@ async def measure(upstream: str, calls: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--peer-bench", type=Path, default=ROOT.parent / "shared" / "peer-bench")
+    parser.add_argument(
+        "--peer-bench", type=Path, default=request_benchmark.ROOT.parent / "shared" / "peer-bench"
+    )
     arguments = parser.parse_args()
-    port = free_port()
+    port = request_benchmark.free_port()
     node = subprocess.Popen(
         ["node", str(arguments.peer_bench / "upstream" / "server.js")],
         env={**os.environ, "PORT": str(port)},
@@ -119,7 +129,7 @@ def main() -> None:
     )
     upstream = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{upstream}/__stats", node)
+        request_benchmark.wait_for(f"{upstream}/__stats", node)
         figures = asyncio.run(measure(upstream, arguments.calls))
     finally:
         node.terminate()

@@ -119,11 +119,12 @@ async def store_with_business(database_url: str, secret: str, scopes: list[str])
 
 
 @contextmanager
-def running_server(settings: dict[str, str]) -> Iterator[str]:
-    """`business-api serve` with these BUSINESS_API_* settings; yields its base URL."""
+def running_server(settings: dict[str, str], *options: str) -> Iterator[str]:
+    """`business-api serve` with these BUSINESS_API_* settings (and command options);
+    yields its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [*_command(), "serve", "--port", str(port)],
+        [*_command(), "serve", "--port", str(port), *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -239,3 +239,10 @@ def test_indexed_providers_are_added_with_their_own_account_forms(run) -> None: 
         ("sessions", "indexed", 0),
         ("boxpressd", "indexed", 0),
     ]
+
+
+def test_serve_with_workers_needs_redis(run) -> None:  # type: ignore[no-untyped-def]
+    refused = run("serve", "--workers", "2")
+    assert refused.exit_code == 1
+    assert "--workers needs BUSINESS_API_REDIS_URL" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1

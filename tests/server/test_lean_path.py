@@ -6,6 +6,7 @@ and within the store poll time in another process."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -134,3 +135,30 @@ def test_a_key_revoked_by_another_process_stops_working_within_the_poll_time(
             time.sleep(0.05)
         refused = httpx.post(endpoint, json=body, headers=headers)
     assert refused.status_code == 401
+
+
+def test_two_workers_serve_one_port(tmp_path: Path) -> None:
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("TEST_REDIS_URL is not set: the rate limits of workers need Redis")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    secret = "lean-path-tests-secret-0123456789"
+    key = asyncio.run(store_with_business(url, secret, ["business:read"]))
+    settings = {
+        "BUSINESS_API_DATABASE_URL": url,
+        "BUSINESS_API_SECRET_KEY": secret,
+        "BUSINESS_API_REDIS_URL": redis_url,
+    }
+    headers = {"Authorization": f"Bearer {key}"}
+    with running_server(settings, "--workers", "2") as base_url:
+        answers = [
+            httpx.post(
+                f"{base_url}/@tremble/api/graphql",
+                json={"query": "{ activeBusiness { name } }"},
+                headers=headers,
+            )
+            for _ in range(20)
+        ]
+    assert all(
+        a.json() == {"data": {"activeBusiness": {"name": "Tremble Studios"}}} for a in answers
+    )
