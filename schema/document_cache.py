@@ -2,9 +2,10 @@
 
 Keyed by the query text. An entry holds the parsed document (or why it was refused: too
 long, not GraphQL, over a limit) and, per set of scopes, what the policy and validation
-said of it and the plans compiled from it. Bounded in entries and in bytes (an entry
-weighs its text several times over, roughly what its syntax tree costs), least recently
-used first out, so clients sending only new documents cannot grow memory.
+said of it, the plans compiled from it and the prices it was given. Bounded in entries
+and in bytes (an entry weighs its text several times over, roughly what its syntax tree
+costs), least recently used first out, so clients sending only new documents cannot grow
+memory.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ ENTRY_OVERHEAD = 2048
 @dataclass
 class Checked:
     """A document as one set of scopes sees it: refused (the errors to answer with), or
-    valid (then `plans` caches what was compiled for it)."""
+    valid (then `plans` caches what was compiled for it, and `costs` what it was priced)."""
 
     refusal: list[GraphQLError] | None
     plans: dict[Hashable, Any] = field(default_factory=dict)
+    costs: dict[Hashable, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +64,13 @@ class DocumentCache:
         self._entries[query] = entry  # least recently used out, by bytes...
         while len(self._entries) > self.max_entries:  # ...and by count
             self._entries.popitem()
+
+    def __contains__(self, query: str) -> bool:
+        return query in self._entries  # neither counted nor made more recent
+
+    def peek(self, query: str) -> CachedDocument | None:
+        """The entry, without counting a hit or a miss (for the request's log line)."""
+        return self._entries.get(query) if query in self._entries else None
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -2,8 +2,10 @@
 
 For an API key the policy check runs against the whole graph first (so a hidden field is
 FORBIDDEN, not "unknown"), then validation and execution run against the key's slice (so
-introspection and suggestions only know the slice). The operator's endpoint skips the
-policy and runs against the whole graph.
+introspection and suggestions only know the slice), and the operation is priced before it
+runs: over the cost limit, nothing runs; otherwise the response says what it was priced at
+and what it cost (`extensions.cost`). The operator's endpoint skips the policy and the
+price and runs against the whole graph.
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ from graphql import (
     parse,
     validate,
 )
+from graphql.execution.executor import Executor as GraphQLExecutor
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 
-from schema import compiled
+from schema import compiled, query_cost
 from schema.context import GraphContext
 from schema.document_cache import CachedDocument, Checked, DocumentCache
 from schema.errors import ClientError, ErrorCode
 from schema.operation_limits import OperationLimits, check_shape, check_tokens
 from schema.policy import Policy, SchemaSlices, check_operation
+from schema.tracing import tracer
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +227,37 @@ class Executor:
         if checked.refusal is not None:
             return OperationResult(errors=[_refused(e, documentation) for e in checked.refusal])
         schema = self.slices.for_scopes(scopes)
-        return await self._run(schema, entry.document, request, context, checked)
+        built = compiled.build(schema, entry.document, request.variables, request.operation_name)
+        if isinstance(built, list):
+            # Variables that do not coerce, or no operation to pick: Strawberry reports it.
+            return await self._run(schema, entry.document, request, context)
+        price = await self._price(schema, entry.document, built, checked)
+        too_costly = query_cost.check_cost(price.requested, self.limits.max_cost)
+        if too_costly:
+            return OperationResult(errors=[_formatted(too_costly)])
+        result = await self._run(schema, entry.document, request, context, checked, built)
+        if result.executed:
+            result.extensions = {"cost": price.report(result.data), **result.extensions}
+        return result
+
+    async def _price(
+        self,
+        schema: strawberry.Schema,
+        document: DocumentNode,
+        built: GraphQLExecutor,
+        checked: Checked,
+    ) -> query_cost.Price:
+        """The operation's price, kept with the document. Pricing it the first time is
+        linear in the document but still a few milliseconds for the largest one allowed,
+        so, like the checks, it runs in a worker thread."""
+        key = query_cost.price_key(document, built, checked.costs)
+        kept: query_cost.Price | None = checked.costs.get(key)
+        if kept is not None:
+            return kept
+        price = await asyncio.to_thread(query_cost.price, schema._schema, self.policy.cost, built)
+        if len(checked.costs) <= query_cost.MAX_PRICES_PER_DOCUMENT:
+            checked.costs[key] = price
+        return price
 
     async def run_for_operator(
         self, request: OperationRequest, context: GraphContext
@@ -243,16 +277,21 @@ class Executor:
         request: OperationRequest,
         context: GraphContext,
         checked: Checked | None = None,
+        built: GraphQLExecutor | None = None,
     ) -> OperationResult:
         """Execute within the time limit: compiled when a key's query allows it (`checked`
-        holds its plans), otherwise, or when the plan gives up, on Strawberry."""
+        holds its plans, `built` the operation graphql-core prepared), otherwise, or when
+        the plan gives up, on Strawberry."""
         try:
-            async with asyncio.timeout(self.timeout_seconds):
-                if checked is not None:
-                    compiled = await self._run_compiled(schema, document, request, context, checked)
-                    if compiled is not None:
-                        return compiled
-                return await self._run_strawberry(schema, document, request, context)
+            with tracer.start_as_current_span("operation") as span:
+                async with asyncio.timeout(self.timeout_seconds):
+                    if checked is not None and built is not None:
+                        ran = await self._run_compiled(schema, document, context, checked, built)
+                        if ran is not None:
+                            span.set_attribute("business_api.executor", "compiled")
+                            return ran
+                    span.set_attribute("business_api.executor", "strawberry")
+                    return await self._run_strawberry(schema, document, request, context)
         except TimeoutError:
             context.cancel_pending()  # upstream calls still running for this operation
             timeout = GraphQLError(
@@ -266,13 +305,10 @@ class Executor:
         self,
         schema: strawberry.Schema,
         document: DocumentNode,
-        request: OperationRequest,
         context: GraphContext,
         checked: Checked,
+        built: GraphQLExecutor,
     ) -> OperationResult | None:
-        built = compiled.build(schema, document, request.variables, request.operation_name)
-        if isinstance(built, list):
-            return None  # variables that do not coerce: Strawberry reports them
         key = compiled.plan_key(document, built, checked.plans)
         if key in checked.plans:
             plan = checked.plans[key]

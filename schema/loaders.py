@@ -13,6 +13,7 @@ from typing import Any
 from aiodataloader import DataLoader
 
 from schema.source import BusinessSource
+from schema.tracing import tracer
 
 
 class _SharedLoader(DataLoader):
@@ -37,8 +38,12 @@ def _seen(future: asyncio.Future[Any]) -> None:
 
 
 def _loader(
-    batch: Callable[[Sequence[Any]], Awaitable[list[Any]]], running: set[asyncio.Task[Any]]
+    relation: str,
+    batch: Callable[[Sequence[Any]], Awaitable[list[Any]]],
+    running: set[asyncio.Task[Any]],
 ) -> DataLoader:
+    span_name = f"batch {relation}"
+
     async def load(keys: list[Any]) -> list[Any]:
         # DataLoader runs each batch in a task of its own, outside the operation's task:
         # remember it, so a timed-out operation can cancel its upstream calls too.
@@ -46,7 +51,10 @@ def _loader(
         if task is not None:
             running.add(task)
         try:
-            return await batch(keys)
+            with tracer.start_as_current_span(span_name) as span:
+                if span.is_recording():
+                    span.set_attribute("business_api.batch.keys", len(keys))
+                return await batch(keys)
         except Exception as error:  # noqa: BLE001 - every key of the batch gets the failure
             return [error] * len(keys)
         finally:
@@ -61,8 +69,12 @@ class Loaders:
 
     def __init__(self, source: BusinessSource, running: set[asyncio.Task[Any]]) -> None:
         self.source = source
-        self.consent_by_participant = _loader(source.consents, running)
-        self.registrations_by_participant = _loader(source.registrations, running)
-        self.purchases_by_participant = _loader(source.purchases, running)
-        self.participant_by_key = _loader(source.participants_by_key, running)
-        self.activity_session_by_key = _loader(source.activity_sessions, running)
+        self.consent_by_participant = _loader("consents", source.consents, running)
+        self.registrations_by_participant = _loader("registrations", source.registrations, running)
+        self.purchases_by_participant = _loader("purchases", source.purchases, running)
+        self.participant_by_key = _loader(
+            "participants_by_key", source.participants_by_key, running
+        )
+        self.activity_session_by_key = _loader(
+            "activity_sessions", source.activity_sessions, running
+        )

@@ -44,6 +44,7 @@ class OperationLimits:
     max_tokens: int = 2000
     max_fields: int = 1000
     max_field_repeats: int = 10
+    max_cost: int = 4612  # four times the Business API document's example query (1153)
 
 
 @dataclass(frozen=True)

@@ -13,26 +13,28 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from schema.errors import ErrorCode
 from server.http.graphql import admin_graphql, business_graphql
+from server.http.health import healthz, readyz
 from server.http.internal_errors import InternalErrors
+from server.http.landing import landing_page
+from server.http.metrics import metrics_page
 from server.http.protocol import BoundedHttpProtocol
 from server.http.reference import reference_page
 from server.http.responses import error_response
+from server.observability.logs import log_request
+from server.observability.metrics import RequestMetrics, process_ending
+from server.observability.requests import Observed
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from server.services import Services
 from server.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -51,12 +53,15 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     providers: Sequence[ProviderSpec] = PROVIDERS,
     background_sync: bool = False,
+    landing_handle: str | None = None,
 ) -> Starlette:
     """`upstream` replaces the transport of provider calls (tests route it to emulators);
     `extra_routes` mounts more apps, such as the demo's emulators; `providers` replaces
     the registry; `background_sync` syncs indexed connections every
-    `BUSINESS_API_SYNC_INTERVAL` (what `serve` and `demo` do)."""
+    `BUSINESS_API_SYNC_INTERVAL` (what `serve` and `demo` do); `landing_handle` is the
+    business whose explorer and reference the landing page `/` links (the demo's)."""
     services = Services.build(settings, upstream, providers)
+    metrics = RequestMetrics(services.executor.cache, per_business=settings.metrics_per_business)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -73,19 +78,27 @@ def create_app(
             for task in background:
                 task.cancel()
             await services.close()
+            process_ending()
 
     routes: list[BaseRoute] = [
         Route("/@{handle}/api/graphql", business_graphql, methods=["GET", "POST"]),
         Route("/@{handle}/api/reference", reference_page, methods=["GET"]),
         Route("/admin/api/graphql", admin_graphql, methods=["POST"]),
+        Route("/", landing_page(landing_handle), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
         Mount("/_static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         *extra_routes,
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(InternalErrors)],
+        # Outermost first: every answer, a 500 included, is observed with its request id.
+        middleware=[
+            Middleware(Observed, observers=[log_request, metrics.record]),
+            Middleware(InternalErrors),
+        ],
         exception_handlers={HTTPException: _http_error},
     )
     app.state.services = services

@@ -18,21 +18,56 @@ import click
 
 from schema.errors import ClientError
 from schema.policy import PolicyError
-from server.settings import Settings, SettingsError
+from server.scopes_help import ScopesListed
+from server.settings import Settings, SettingsError, settings_help
+from server.store.readiness import StoreNotReady
 from server.store.repository import StoreError
 
 T = TypeVar("T")
 
 
-def _run(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
-    """Run an async command; known errors end it with a message, not a traceback."""
+class NotReady(click.ClickException):
+    """The store must be migrated (or reached) first: exit 2, as scripts can tell apart."""
+
+    exit_code = 2
+
+
+def _debugging() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("debug"))
+
+
+def _guarded(command: Callable[..., T]) -> Callable[..., T]:
+    """Expected failures end a command with one line saying what to do; anything else
+    with one line too, and the traceback only under --debug."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
-            return asyncio.run(command(*args, **kwargs))
-        except (SettingsError, StoreError, ClientError, PolicyError) as error:
-            raise click.ClickException(str(error)) from None
+            return command(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            if _debugging():
+                raise
+            if isinstance(error, StoreNotReady):
+                raise NotReady(str(error)) from None
+            if isinstance(error, SettingsError | StoreError | ClientError | PolicyError):
+                raise click.ClickException(str(error)) from None
+            raise click.ClickException(
+                f"unexpected {type(error).__name__}; run again with --debug for the traceback."
+            ) from None
+
+    return wrapper
+
+
+def _run(command: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
+    """An async command, guarded."""
+
+    @_guarded
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        return asyncio.run(command(*args, **kwargs))
 
     return wrapper
 
@@ -64,14 +99,24 @@ def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def _settings() -> Settings:
-    return Settings.from_environ()
+    """The environment's settings; in the folder where `business-api demo` ran, its env
+    file fills in what the environment leaves unset, so the demo's store is at hand."""
+    from server.demo_env import DEMO_ENV_FILE
+
+    if not DEMO_ENV_FILE.is_file():
+        return Settings.from_environ()
+    _say(f"Using settings from {DEMO_ENV_FILE} (written by business-api demo).")
+    return Settings.from_environ(env_file=DEMO_ENV_FILE)
 
 
 async def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work` on the store, once it is known to be reachable and migrated."""
     from server.services import Services
+    from server.store.readiness import check_store
 
     services = Services.build(settings)
     try:
+        await check_store(services.engine)
         return await work(services)
     finally:
         await services.close()
@@ -84,28 +129,55 @@ async def _business_id(services: Any, handle: str) -> int:
     return int(business.id)
 
 
-@click.group()
-def main() -> None:
-    """Serve the Sessions Business API and manage what it serves."""
+# What a command that uses the store reads; `serve --help` and `business-api --help` list all.
+STORE_SETTINGS = ("secret_key", "database_url", "policy_path")
 
 
-@main.command()
+class StoreCommands(click.Group):
+    """A group of store commands: each one's --help lists the settings it reads."""
+
+    def add_command(self, command: click.Command, name: str | None = None) -> None:
+        command.epilog = command.epilog or settings_help(STORE_SETTINGS)
+        super().add_command(command, name)
+
+
+@click.group(epilog=settings_help())
+@click.version_option(package_name="business-api", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
+def main(debug: bool) -> None:
+    """Serve the Sessions Business API and manage what it serves.
+
+    Settings come from the environment (below). Every store command checks the store
+    first: run `business-api migrate` once, and again after each upgrade.
+    """
+
+
+@main.command(epilog=settings_help(("database_url",)))
 @_run
 async def migrate() -> None:
-    """Create or upgrade the store's tables."""
-    from server.store.database import create_engine
+    """Create or upgrade the store's tables.
+
+    Create the store's tables, or bring them to this version's schema."""
+    from server.store.database import create_engine, sqlite_path
     from server.store.database import migrate as upgrade
+    from server.store.readiness import current_revision, head_revision, where
 
     settings = _settings()
     engine = create_engine(settings.database_url)
     try:
+        path = sqlite_path(engine)
+        before = None if path and not path.exists() else await current_revision(engine)
         await upgrade(engine)
     finally:
         await engine.dispose()
-    _say("The store is up to date.")
+    head = head_revision()
+    if before == head:
+        _say(f"The store at {where(engine)} is up to date (schema {head}).")
+    else:
+        _say(f"The store at {where(engine)} is now at schema {head} (was {before or 'empty'}).")
 
 
-@main.group()
+@main.group(cls=StoreCommands)
 def businesses() -> None:
     """Create and list businesses."""
 
@@ -115,6 +187,8 @@ def businesses() -> None:
 @click.option("--name", required=True, help="The business's display name.")
 @_run
 async def businesses_create(handle: str, name: str) -> None:
+    """Create a business, served at /@<handle>/api/graphql."""
+
     async def work(services: Any) -> None:
         business = await services.store.create_business(handle, name)
         _say(f"Created @{business.handle} ({business.public_id}).")
@@ -123,13 +197,26 @@ async def businesses_create(handle: str, name: str) -> None:
 
 
 @businesses.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per business.")
 @_run
-async def businesses_list() -> None:
+async def businesses_list(as_json: bool) -> None:
+    """List businesses.
+
+    Every business: its handle, ID, rate limit and name."""
+
     async def work(services: Any) -> None:
         default = services.settings.business_rate_limit
-        for business in await services.store.list_businesses():
-            limit = business.rate_limit_per_minute or default
-            click.echo(f"@{business.handle}\t{business.public_id}\t{limit}/min\t{business.name}")
+        rows = [
+            {
+                "handle": business.handle,
+                "id": business.public_id,
+                "rate_limit_per_minute": business.rate_limit_per_minute or default,
+                "name": business.name,
+                "created": _when(business.created_at),
+            }
+            for business in await services.store.list_businesses()
+        ]
+        _print_rows(rows, as_json)
 
     await _with_services(_settings(), work)
 
@@ -145,6 +232,9 @@ async def businesses_list() -> None:
 @click.option("--default-rate-limit", is_flag=True, help="Use the server's default again.")
 @_run
 async def businesses_update(handle: str, rate_limit: int | None, default_rate_limit: bool) -> None:
+    """Set a business's rate limit.
+
+    Set a business's rate limit, or return it to the default."""
     if (rate_limit is None) == (not default_rate_limit):
         raise click.UsageError("Give either --rate-limit N or --default-rate-limit.")
 
@@ -157,30 +247,31 @@ async def businesses_update(handle: str, rate_limit: int | None, default_rate_li
     await _with_services(_settings(), work)
 
 
-@main.group()
+@main.group(cls=StoreCommands)
 def keys() -> None:
     """Mint, list and revoke API keys."""
 
 
-@keys.command("create")
+@keys.command("create", cls=ScopesListed)
 @click.option("--business", "handle", required=True, help="The business's handle.")
 @click.option(
-    "--scopes", required=True, help="Comma-separated scopes, e.g. business:read,participants:read."
+    "--scopes",
+    required=True,
+    help="Comma-separated scopes (listed below), e.g. participants:read,registrations:read.",
 )
 @click.option("--name", required=True, help="What the key is for.")
 @click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
 @_run
 async def keys_create(handle: str, scopes: str, name: str, expires_in_days: int | None) -> None:
-    """Print the new key on stdout, once: only its hash is stored."""
+    """Mint a key; it is printed once, on stdout.
+
+    Print the new key on stdout, once: only its hash is stored. The key also gets
+    the scopes marked "Always added" below; a scope without those it needs is refused."""
     from server.directory import check_scopes
 
     async def work(services: Any) -> None:
         business_id = await _business_id(services, handle)
-        wanted = check_scopes(
-            [s.strip() for s in scopes.split(",") if s.strip()],
-            list(services.policy.scopes),
-            "business:read",
-        )
+        wanted = check_scopes([s.strip() for s in scopes.split(",") if s.strip()], services.policy)
         expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
         row, full = await services.store.create_api_key(
             business_id, name=name, scopes=wanted, expires_at=expires
@@ -194,27 +285,62 @@ async def keys_create(handle: str, scopes: str, name: str, expires_in_days: int 
 
 @keys.command("list")
 @click.option("--business", "handle", default=None, help="Only this business's keys.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per key.")
 @_run
-async def keys_list(handle: str | None) -> None:
+async def keys_list(handle: str | None, as_json: bool) -> None:
+    """List keys (never their secrets).
+
+    Every key's id, business, state, scopes and name (never its secret)."""
+
     async def work(services: Any) -> None:
         business_id = await _business_id(services, handle) if handle else None
+        handles = {b.id: b.handle for b in await services.store.list_businesses()}
+        now = datetime.now(UTC)
+        rows = []
         for key in await services.store.list_api_keys(business_id):
-            state = (
-                "revoked"
-                if key.revoked_at
-                else "expired"
-                if key.expires_at and key.expires_at <= datetime.now(UTC)
-                else "active"
+            expired = key.expires_at is not None and key.expires_at <= now
+            rows.append(
+                {
+                    "key_id": key.key_id,
+                    "business": handles.get(key.business_id, ""),
+                    "state": "revoked" if key.revoked_at else "expired" if expired else "active",
+                    "scopes": ",".join(key.scopes),
+                    "name": key.name,
+                    "created": _when(key.created_at),
+                    "last_used": _when(key.last_used_at),
+                    "expires": _when(key.expires_at),
+                }
             )
-            click.echo(f"{key.key_id}\t{state}\t{','.join(key.scopes)}\t{key.name}")
+        _print_rows(rows, as_json)
 
     await _with_services(_settings(), work)
 
 
+def _key_id(given: str) -> str:
+    """A key id, or the id inside a full key: the secret part is never repeated back."""
+    from server.store.keys import KEY_PREFIX, parse_key
+
+    given = given.strip()
+    if given.startswith(f"{KEY_PREFIX}_"):
+        parsed = parse_key(given)
+        if parsed is None:
+            raise click.ClickException(
+                "That is not a key this server mints (sk_<key id>_<secret>); give its key id "
+                "as `keys list` shows it."
+            )
+        return parsed[0]
+    return given
+
+
 @keys.command("revoke")
-@click.argument("key_id")
+@click.argument("key")
 @_run
-async def keys_revoke(key_id: str) -> None:
+async def keys_revoke(key: str) -> None:
+    """Revoke a key at once.
+
+    Revoke a key, given its key id or the whole key; it stops working at once."""
+    key_id = _key_id(key)
+
     async def work(services: Any) -> None:
         await services.store.revoke_api_key(key_id, now=datetime.now(UTC))
         _say(f"Revoked key {key_id}.")
@@ -222,7 +348,7 @@ async def keys_revoke(key_id: str) -> None:
     await _with_services(_settings(), work)
 
 
-@main.group()
+@main.group(cls=StoreCommands)
 def connections() -> None:
     """Connect businesses to their platforms."""
 
@@ -274,6 +400,7 @@ def _credential(credential: str | None, credential_file: Path | None) -> str:
     default=None,
     help="Read the credential from this file.",
 )
+@click.option("--no-verify", is_flag=True, help="Store it without checking it with the provider.")
 @_run
 async def connections_add(
     handle: str,
@@ -282,8 +409,14 @@ async def connections_add(
     account_id: str,
     credential: str | None,
     credential_file: Path | None,
+    no_verify: bool,
 ) -> None:
-    """Connect a business to a provider; the credential is stored encrypted."""
+    """Connect a business to a provider.
+
+    Connect a business to a provider, once one call with the credential works; the
+    credential is stored encrypted."""
+    from server.connection_check import check_new
+
     secret = _credential(credential, credential_file)
 
     async def work(services: Any) -> None:
@@ -293,6 +426,18 @@ async def connections_add(
         if problem:
             raise click.ClickException(problem)
         business_id = await _business_id(services, handle)
+        if not no_verify:
+            checked = await _verified(
+                check_new(
+                    services,
+                    spec,
+                    business_id=business_id,
+                    base_url=url,
+                    account_id=account_id,
+                    credential=secret,
+                )
+            )
+            _say(f"{spec.title} accepted the credential ({checked.milliseconds} ms).")
         connection = await services.store.add_connection(
             business_id,
             provider=provider,
@@ -312,6 +457,7 @@ async def connections_add(
 @click.option("--account-id", default=None, help="A new account id at the provider.")
 @click.option("--credential", default=None, help="A new credential, or - for stdin.")
 @click.option("--credential-file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--no-verify", is_flag=True, help="Store it without checking it with the provider.")
 @_run
 async def connections_update(
     connection_id: str,
@@ -319,8 +465,14 @@ async def connections_update(
     account_id: str | None,
     credential: str | None,
     credential_file: Path | None,
+    no_verify: bool,
 ) -> None:
-    """Change a connection in place (e.g. rotate its credential); its GIDs stay the same."""
+    """Change a connection in place.
+
+    Change a connection in place (e.g. rotate its credential), once one call with the
+    changed settings works; its GIDs stay the same."""
+    from server.connection_check import check_stored
+
     secret = (
         _credential(credential, credential_file)
         if credential is not None or credential_file is not None
@@ -340,10 +492,50 @@ async def connections_update(
             )
             if problem:
                 raise click.ClickException(problem)
+            if not no_verify:
+                checked = await _verified(
+                    check_stored(
+                        services,
+                        connection_id,
+                        base_url=base_url,
+                        account_id=account_id,
+                        credential=secret,
+                    )
+                )
+                _say(f"{spec.title} accepted the changes ({checked.milliseconds} ms).")
         await services.store.update_connection(
             connection_id, base_url=base_url, account_id=account_id, credential=secret
         )
         _say(f"Updated connection {connection_id}.")
+
+    await _with_services(_settings(), work)
+
+
+async def _verified(check: Awaitable[T]) -> T:
+    """A connection check, its failure ending the command with its one line."""
+    from server.connection_check import CheckFailed
+
+    try:
+        return await check
+    except CheckFailed as failure:
+        raise click.ClickException(str(failure)) from None
+
+
+@connections.command("test")
+@click.argument("connection_id")
+@_run
+async def connections_test(connection_id: str) -> None:
+    """Check a stored connection with one call.
+
+    Make one call to the provider with a stored connection: `ok (N ms)`, or what is
+    wrong (exit 1)."""
+    from server.connection_check import check_stored, update_command
+
+    async def work(services: Any) -> None:
+        checked = await _verified(
+            check_stored(services, connection_id, fix=update_command(connection_id))
+        )
+        click.echo(f"ok ({checked.milliseconds} ms)")
 
     await _with_services(_settings(), work)
 
@@ -353,7 +545,9 @@ async def connections_update(
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per connection.")
 @_run
 async def connections_list(handle: str | None, as_json: bool) -> None:
-    """Every connection: its business, provider, mode, base URL and account."""
+    """List connections.
+
+    Every connection: its business, provider, mode, base URL and account."""
 
     async def work(services: Any) -> None:
         business_id = await _business_id(services, handle) if handle else None
@@ -387,6 +581,10 @@ async def connections_list(handle: str | None, as_json: bool) -> None:
 @click.argument("connection_id")
 @_run
 async def connections_remove(connection_id: str) -> None:
+    """Disconnect a provider.
+
+    Disconnect a provider; its participants disappear from the graph."""
+
     async def work(services: Any) -> None:
         await services.store.remove_connection(connection_id)
         _say(f"Removed connection {connection_id}.")
@@ -399,7 +597,9 @@ async def connections_remove(connection_id: str) -> None:
 @click.option("--connection", "connection_id", default=None, help="Only this connection.")
 @_run
 async def sync_command(handle: str | None, connection_id: str | None) -> None:
-    """Crawl indexed connections until caught up, within each provider's rate limit."""
+    """Crawl the indexed providers until caught up.
+
+    Each provider is crawled within its own rate limit; progress goes to stderr."""
 
     async def work(services: Any) -> None:
         business_id = await _business_id(services, handle) if handle else None
@@ -424,7 +624,7 @@ async def sync_command(handle: str | None, connection_id: str | None) -> None:
     await _with_services(_settings(), work)
 
 
-@main.command()
+@main.command(epilog=settings_help())
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option(
@@ -434,14 +634,17 @@ async def sync_command(handle: str | None, connection_id: str | None) -> None:
     type=click.IntRange(1, 64),
     help="Server processes sharing the port (rate limits are shared through Redis).",
 )
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the API with uvicorn."""
+@click.option(
+    "--migrate", "migrate_first", is_flag=True, help="Bring the store's schema up to date first."
+)
+@_guarded
+def serve(host: str, port: int, workers: int, migrate_first: bool) -> None:
+    """Serve the API.
+
+    Serve the API (refuses a store that is not migrated)."""
     from server.serving import serve as run
 
-    try:
-        run(_settings(), host=host, port=port, workers=workers)
-    except (SettingsError, PolicyError) as error:
-        raise click.ClickException(str(error)) from None
+    run(_settings(), host=host, port=port, workers=workers, migrate_first=migrate_first)
 
 
 @main.command()
@@ -455,7 +658,11 @@ def serve(host: str, port: int, workers: int) -> None:
     help="The demo's SQLite file (created or reused).",
 )
 def demo(host: str, port: int, database: Path) -> None:
-    """A working server with one business, @tremble, over an emulated Wix site."""
+    """A working server with demo data, from nothing.
+
+    One business, @tremble, over emulators of every provider. Its settings and key are
+    kept in business-api-demo.env in the current folder, so a second run gives out the
+    same key, and business-api run in this folder manages the demo's store."""
     from server.demo import run_demo
 
     try:
@@ -470,6 +677,7 @@ def policy() -> None:
 
 
 @policy.command("check")
+@_guarded
 def policy_check() -> None:
     """Validate the policy file against the schema."""
     from server.services import load_checked_policy
@@ -494,8 +702,11 @@ def docs() -> None:
     show_default=True,
     help="Where to write reference.md, reference.html and schema.graphql.",
 )
+@_guarded
 def docs_build(out: Path) -> None:
-    """Write the reference (Markdown, HTML) and the public SDL from the loaded policy."""
+    """Write the reference and the public SDL.
+
+    Write the reference (Markdown, HTML) and the public SDL from the loaded policy."""
     from server.reference import write_reference
 
     for path in write_reference(Settings.from_environ(secret_key="unused" * 4), out):
@@ -509,7 +720,11 @@ def schema_group() -> None:
 
 @schema_group.command("print")
 @click.option("--public", is_flag=True, help="Only what a key with every scope can read.")
+@_guarded
 def schema_print(public: bool) -> None:
+    """Print the schema's SDL.
+
+    Print the schema's SDL (the whole graph, or what keys can read)."""
     from server.services import load_checked_policy
 
     loaded, executor = load_checked_policy(Settings.from_environ(secret_key="unused" * 4))

@@ -5,6 +5,10 @@ the registry lists, each served by its emulator from this same process under
 `/_emulators/<provider>`, reached over real HTTP exactly as the real API would be. The
 indexed providers are synced once before the key is printed, so the first query already
 shows everyone.
+
+The store's settings and the demo's key are kept in `business-api-demo.env` in the current
+folder (see `server.demo_env`): a second run reuses the store and gives out the same key,
+and the `business-api` command run in that folder manages the demo's store.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import json
 import os
 import secrets
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -24,16 +30,23 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from server.app import create_app, uvicorn_options
+from server.demo_env import DEMO_ENV_FILE, DEMO_KEY, read_env_file, write_env_file
 from server.http.graphiql import EXAMPLE_QUERY
 from server.providers.spec import ProviderSpec
 from server.services import REQUIRED_SCOPE, Services
+from server.serving import configure_logging
 from server.settings import Settings
 from server.store.database import migrate
+from server.store.repository import Store
 
 HANDLE = "tremble"
 NAME = "Tremble Studios"
+KEY_NAME = "demo"
 PARTICIPANTS = 300  # per provider
 SEED = 7
+
+DATABASE_URL = "BUSINESS_API_DATABASE_URL"
+SECRET_KEY = "BUSINESS_API_SECRET_KEY"
 
 
 @dataclass(frozen=True)
@@ -47,31 +60,76 @@ class EmulatedConnection:
 @dataclass(frozen=True)
 class DemoSetup:
     api_key: str
+    key_reused: bool
+    keys_revoked: int  # the demo's earlier keys, revoked when a new one was minted
     connections: tuple[EmulatedConnection, ...]
 
 
-def _demo_secret(database: Path) -> str:
-    """The demo keeps its secret beside its database, so a re-run can decrypt what it stored."""
-    path = database.with_suffix(".secret")
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+def _same_store(saved: Mapping[str, str], database_url: str) -> bool:
+    return saved.get(DATABASE_URL) == database_url
 
 
-def demo_settings(database: Path) -> Settings:
+def _demo_secret(database: Path, database_url: str, saved: Mapping[str, str]) -> str:
+    """The secret the store was first written with, so a re-run can decrypt what it
+    stored: from the env file when it describes this store, else from the `<db>.secret`
+    file earlier versions kept beside the database, else a new one."""
+    if _same_store(saved, database_url) and saved.get(SECRET_KEY):
+        return saved[SECRET_KEY]
+    beside = database.with_suffix(".secret")
+    if beside.is_file():
+        return beside.read_text().strip()
+    return secrets.token_urlsafe(32)
+
+
+def demo_settings(database: Path, saved: Mapping[str, str]) -> Settings:
+    """The environment's settings, the demo's store and secret filling what it leaves unset."""
     environ = dict(os.environ)
-    environ.setdefault("BUSINESS_API_DATABASE_URL", f"sqlite+aiosqlite:///{database.resolve()}")
-    environ.setdefault("BUSINESS_API_SECRET_KEY", _demo_secret(database))
+    environ.setdefault(DATABASE_URL, f"sqlite+aiosqlite:///{database.resolve()}")
+    environ.setdefault(SECRET_KEY, _demo_secret(database, environ[DATABASE_URL], saved))
     return Settings.from_environ(environ)
+
+
+def _save(env_file: Path, settings: Settings, api_key: str | None) -> None:
+    values = {DATABASE_URL: settings.database_url, SECRET_KEY: str(settings.secret_key)}
+    if api_key:
+        values[DEMO_KEY] = api_key
+    try:
+        write_env_file(env_file, values)
+    except OSError as error:
+        raise click.ClickException(
+            f"Cannot write {env_file} ({error.strerror}): run the demo in a folder you can "
+            "write to."
+        ) from None
 
 
 def emulator_url(base: str, spec: ProviderSpec) -> str:
     return f"{base}/_emulators/{spec.name}"
 
 
-async def prepare(settings: Settings, base: str) -> DemoSetup:
-    """Create or reuse the business and one connection per provider; mint a fresh key."""
+async def _demo_key(
+    store: Store, business_id: int, scopes: list[str], saved_key: str | None
+) -> tuple[str, bool, int]:
+    """The saved key while the store still accepts it for this business with every scope
+    (True: reused); otherwise a new key, the demo's earlier ones revoked (how many), so that
+    re-runs never leave more than one demo key working."""
+    now = datetime.now(UTC)
+    if saved_key:
+        accepted = await store.authenticate(saved_key, now=now)
+        if accepted is not None:
+            business, key = accepted
+            if business.id == business_id and set(scopes) <= set(key.scopes):
+                return saved_key, True, 0
+    minted, api_key = await store.create_api_key(business_id, name=KEY_NAME, scopes=scopes)
+    revoked = 0
+    for key in await store.list_api_keys(business_id):
+        if key.name == KEY_NAME and key.key_id != minted.key_id and key.revoked_at is None:
+            await store.revoke_api_key(key.key_id, now=now)
+            revoked += 1
+    return api_key, False, revoked
+
+
+async def prepare(settings: Settings, base: str, saved_key: str | None = None) -> DemoSetup:
+    """Create or reuse the business and one connection per provider, and its key."""
     services = Services.build(settings)
     try:
         await migrate(services.engine)
@@ -104,8 +162,8 @@ async def prepare(settings: Settings, base: str) -> DemoSetup:
             )
         scopes = list(services.policy.scopes)
         assert REQUIRED_SCOPE in scopes
-        _, api_key = await store.create_api_key(business.id, name="demo", scopes=scopes)
-        return DemoSetup(api_key, tuple(connections))
+        api_key, reused, revoked = await _demo_key(store, business.id, scopes, saved_key)
+        return DemoSetup(api_key, reused, revoked, tuple(connections))
     finally:
         await services.close()
 
@@ -124,11 +182,70 @@ async def first_sync(settings: Settings, emulators: Starlette) -> None:
         await services.close()
 
 
-def run_demo(*, host: str, port: int, database: Path) -> None:
-    settings = demo_settings(database)
+def _say(message: str = "") -> None:
+    click.echo(message, err=True)
+
+
+def _announce(setup: DemoSetup, base: str, env_file: Path) -> None:
+    """Where to go and what to try: the key alone on stdout (scripts read that line), the
+    rest on stderr."""
+    url = f"{base}/@{HANDLE}/api/graphql"
+    body = json.dumps({"query": " ".join(EXAMPLE_QUERY.split())})
+    click.echo(f"API key: {setup.api_key}")
+    if setup.key_reused:
+        _say("(the same key as the last run)")
+    elif setup.keys_revoked:
+        plural = "s" if setup.keys_revoked > 1 else ""
+        _say(f"(a new key with every scope; {setup.keys_revoked} earlier demo key{plural} revoked)")
+    else:
+        _say("(a new key with every scope)")
+    _say(f"Serving at {base}")
+    _say(f"  Landing page:     {base}/")
+    _say(f"  Explorer:         {url}  (in a browser: paste the key after `Bearer `)")
+    _say(f"  Reference:        {base}/@{HANDLE}/api/reference")
+    _say(f"GraphQL endpoint: {url}")
+    _say("Try it:")
+    _say(
+        f"curl -s {url} -H 'Content-Type: application/json' "
+        f"-H 'Authorization: Bearer {setup.api_key}' -d {shlex.quote(body)}"
+    )
+    _say()
+    _say(f"Emulated providers (@{HANDLE} is connected to each):")
+    for connection in setup.connections:
+        _say(
+            f"  {connection.spec.name:<13} {connection.base_url}  "
+            f"--account-id {shlex.quote(connection.account_id)}  "
+            f"--credential {shlex.quote(connection.credential)}"
+        )
+    example = setup.connections[0]
+    _say("Connect another business to one of them:")
+    _say("  business-api businesses create --handle acme --name 'Acme Studios'")
+    _say(
+        f"  business-api connections add --business acme --provider {example.spec.name} "
+        f"--base-url {example.base_url} --account-id {shlex.quote(example.account_id)} "
+        f"--credential {shlex.quote(example.credential)}"
+    )
+    _say()
+    _say(
+        f"business-api run in this folder manages the demo's store: its settings are in "
+        f"{env_file.resolve()}"
+    )
+    _say("  business-api keys list")
+    _say("  business-api connections list")
+    _say()
+
+
+def run_demo(*, host: str, port: int, database: Path, env_file: Path = DEMO_ENV_FILE) -> None:
+    saved = read_env_file(env_file)
+    settings = demo_settings(database, saved)
+    configure_logging(settings)
+    saved_key = saved.get(DEMO_KEY) if _same_store(saved, settings.database_url) else None
+    # Written before the store is, so its secret is never lost, even if this run stops.
+    _save(env_file, settings, saved_key)
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = f"http://{local}:{port}"
-    setup = asyncio.run(prepare(settings, base))
+    setup = asyncio.run(prepare(settings, base, saved_key))
+    _save(env_file, settings, setup.api_key)
     mounts = []
     for connection in setup.connections:
         emulated = connection.spec.emulated
@@ -137,14 +254,13 @@ def run_demo(*, host: str, port: int, database: Path) -> None:
         )
         mounts.append(Mount(f"/_emulators/{connection.spec.name}", app=emulator.app))
     asyncio.run(first_sync(settings, Starlette(routes=mounts)))
-    app = create_app(settings, extra_routes=mounts, background_sync=True)
-    url = f"{base}/@{HANDLE}/api/graphql"
-    body = json.dumps({"query": " ".join(EXAMPLE_QUERY.split())})
-    click.echo(f"API key: {setup.api_key}")
-    click.echo(f"GraphQL endpoint: {url}")
-    click.echo("Try it:")
-    click.echo(
-        f"curl -s {url} -H 'Content-Type: application/json' "
-        f"-H 'Authorization: Bearer {setup.api_key}' -d {shlex.quote(body)}"
+    app = create_app(settings, extra_routes=mounts, background_sync=True, landing_handle=HANDLE)
+    _announce(setup, base, env_file)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        log_config=None,  # configured below, before anything is logged
+        **uvicorn_options(settings),
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", **uvicorn_options(settings))

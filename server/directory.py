@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from schema.errors import BadUserInput, NotFound
+from schema.policy import Policy
 from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
 from server.federation import Federation
 from server.providers.spec import ProviderSpec
@@ -13,16 +14,26 @@ from server.runtimes import Runtimes
 from server.store.repository import Store, StoreError
 
 
-def check_scopes(scopes: Sequence[str], declared: Sequence[str], required: str) -> list[str]:
-    """Keys carry declared scopes only, and always the one every read starts with."""
-    unknown = [s for s in scopes if s not in declared]
+def check_scopes(scopes: Sequence[str], policy: Policy) -> list[str]:
+    """The scopes a new key is minted with, in the policy's order: those asked for, each
+    declared and with its prerequisites, plus the implicit ones every key has. The CLI
+    and the operator's endpoint both mint through here."""
+    unknown = [s for s in scopes if s not in policy.scopes]
     if unknown:
         raise BadUserInput(
-            f"Unknown scopes: {', '.join(unknown)}. Declared: {', '.join(declared)}."
+            f"Unknown scopes: {', '.join(unknown)}. Declared: {', '.join(policy.scopes)}."
         )
-    if required not in scopes:
-        raise BadUserInput(f"Every key needs the `{required}` scope.")
-    return list(dict.fromkeys(scopes))
+    held = {*policy.implicit, *scopes}
+    for scope in scopes:
+        missing = [s for s in policy.prerequisites(scope) if s not in held]
+        if missing:
+            needed = " and ".join(f"`{s}`" for s in missing)
+            them = "it" if len(missing) == 1 else "them"
+            raise BadUserInput(
+                f"`{scope}` needs {needed}: add {them}, or the key can read none of "
+                f"the fields `{scope}` grants."
+            )
+    return [s for s in policy.scopes if s in held]
 
 
 class StoreDirectory:
@@ -32,14 +43,12 @@ class StoreDirectory:
         runtimes: Runtimes,
         specs: Sequence[ProviderSpec],
         *,
-        scopes: Sequence[str],
-        required_scope: str,
+        policy: Policy,
     ) -> None:
         self._store = store
         self._runtimes = runtimes
         self._specs = {spec.name: spec for spec in specs}
-        self._scopes = list(scopes)
-        self._required_scope = required_scope
+        self._policy = policy
 
     def source(self, business: BusinessRecord) -> Federation:
         return Federation(lambda: self._runtimes.of(business))
@@ -74,7 +83,7 @@ class StoreDirectory:
         expires_at: datetime | None,
     ) -> tuple[ApiKeyRecord, str]:
         current = await self._current(business)
-        checked = check_scopes(scopes, self._scopes, self._required_scope)
+        checked = check_scopes(scopes, self._policy)
         if expires_at is not None and expires_at <= datetime.now(UTC):
             raise BadUserInput("`expiresAt` must be in the future.")
         return await self._store.create_api_key(

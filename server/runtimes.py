@@ -224,4 +224,5 @@ class Runtimes:
             budget=budget,
             breaker=breaker,
             wait_for_budget=wait_for_budget,
+            connection=connection.public_id,
         )

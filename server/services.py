@@ -45,7 +45,7 @@ def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
     internal = build_internal_schema()
     validate_policy(policy, internal._schema)
     slices = SchemaSlices(policy, Query)
-    slices.build_all(frozenset({REQUIRED_SCOPE}))
+    slices.build_all()
     cache = DocumentCache(settings.document_cache_entries, settings.document_cache_bytes)
     limits = OperationLimits(
         max_depth=settings.max_depth,
@@ -53,6 +53,7 @@ def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
         max_tokens=settings.max_tokens,
         max_fields=settings.max_fields,
         max_field_repeats=settings.max_field_repeats,
+        max_cost=settings.max_cost,
     )
     executor = Executor(internal, slices, policy, limits, settings.execution_timeout_seconds, cache)
     return policy, executor
@@ -141,13 +142,7 @@ class Services:
             runtimes=runtimes,
             policy=policy,
             executor=executor,
-            directory=StoreDirectory(
-                store,
-                runtimes,
-                specs,
-                scopes=list(policy.scopes),
-                required_scope=REQUIRED_SCOPE,
-            ),
+            directory=StoreDirectory(store, runtimes, specs, policy=policy),
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
             keys=keys,

@@ -6,15 +6,22 @@ uvicorn needs to start worker processes, so one process and many are configured 
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging.config
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
 from server.app import create_app, uvicorn_options
+from server.observability import tracing
+from server.observability.logs import log_config
+from server.observability.metrics_dir import shared_metrics
 from server.services import load_checked_policy
 from server.settings import Settings, SettingsError
+from server.store.database import create_engine, migrate
+from server.store.readiness import check_store
 
 # The collector's first generation is collected after this many new container objects.
 # A request writes some 20,000 (dicts, lists, the graph's objects), nearly all freed by
@@ -35,25 +42,53 @@ def settle_heap() -> None:
     gc.set_threshold(_FIRST_GENERATION, second, third)
 
 
+def configure_logging(settings: Settings) -> None:
+    """Every logger (the server's, uvicorn's, the libraries') through one structured
+    handler on stderr (server/observability/logs.py), and trace spans exported when the
+    environment asks for it (server/observability/tracing.py)."""
+    logging.config.dictConfig(log_config(settings.log_format, settings.log_level.upper()))
+    tracing.configure()
+
+
 def app_from_environ() -> Starlette:
-    app = create_app(Settings.from_environ(), background_sync=True)
+    settings = Settings.from_environ()
+    configure_logging(settings)  # each worker process configures its own
+    app = create_app(settings, background_sync=True)
     settle_heap()
     return app
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    """Raises SettingsError or PolicyError before serving anything. Several workers each
-    read the same environment again, through `app_from_environ`."""
+async def prepare_store(settings: Settings, *, migrate_first: bool) -> None:
+    """Refuse to serve a store that is not at this version's schema (StoreNotReady says
+    to migrate), or bring it there first."""
+    engine = create_engine(settings.database_url)
+    try:
+        if migrate_first:
+            await migrate(engine)
+        await check_store(engine)
+    finally:
+        await engine.dispose()
+
+
+def serve(
+    settings: Settings, *, host: str, port: int, workers: int, migrate_first: bool = False
+) -> None:
+    """Raises SettingsError, PolicyError or StoreNotReady before serving anything. Several
+    workers each read the same environment again, through `app_from_environ`."""
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "log_level": "info",
+        "log_level": settings.log_level,
+        "log_config": None,  # configure_logging below; uvicorn keeps its hands off
         **uvicorn_options(settings),
     }
+    configure_logging(settings)
+    asyncio.run(prepare_store(settings, migrate_first=migrate_first))
     if workers == 1:
         app = create_app(settings, background_sync=True)
         settle_heap()
-        uvicorn.run(app, **options)
+        with shared_metrics(workers):
+            uvicorn.run(app, **options)
         return
     if not settings.redis_url:
         raise SettingsError(
@@ -61,4 +96,5 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
             "own rate limits, and a key would get the limit once per process."
         )
     load_checked_policy(settings)  # a defect stops the command, not each worker in turn
-    uvicorn.run("server.serving:app_from_environ", factory=True, workers=workers, **options)
+    with shared_metrics(workers):  # before the workers start: they inherit the variable
+        uvicorn.run("server.serving:app_from_environ", factory=True, workers=workers, **options)

@@ -9,8 +9,10 @@ checking, `--help` and the README's table all come from those declarations. Star
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,9 @@ from starlette.datastructures import Secret
 
 PREFIX = "BUSINESS_API_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./business-api.db"
-DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "business-api.toml"
+# The policy is package data (the `policies` package), so the default is the same file in a
+# checkout, an editable install and an installed wheel, wherever the command runs.
+DEFAULT_POLICY = Path(str(resources.files("policies").joinpath("business-api.toml")))
 
 
 class SettingsError(Exception):
@@ -98,6 +102,47 @@ def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+# The drivers the store runs on, and what people often write instead.
+_DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+_OTHER_SPELLINGS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+}
+
+
+def _database_url(text: str) -> str:
+    if text.startswith(_DRIVERS):
+        return text
+    scheme = text.partition("://")[0] if "://" in text else ""
+    better = _OTHER_SPELLINGS.get(scheme.lower())
+    if better:  # only the scheme is repeated: the rest may hold a password
+        raise ValueError(f"must use the async driver: write {better}://… instead of {scheme}://…")
+    raise ValueError(f"must start with {' or '.join(_DRIVERS)}")
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
 def _setting(
     variable: str,
     default: str | None,
@@ -123,13 +168,21 @@ class Settings:
         "DATABASE_URL",
         DEFAULT_DATABASE_URL,
         "The store: `sqlite+aiosqlite:///file.db` or `postgresql+asyncpg://user@host/db`.",
+        _database_url,
     )
     admin_token: Secret | None = _setting(
         "ADMIN_TOKEN",
         None,
-        "Bearer token of the operator's endpoint `/admin/api/graphql` (off when unset; "
-        "32 or more characters).",
+        "Bearer token of the operator's endpoint `/admin/api/graphql` and of the metrics "
+        "at `/metrics` (both off when unset; 32 or more characters).",
         _secret(32),
+    )
+    metrics_per_business: bool = _setting(
+        "METRICS_PER_BUSINESS",
+        "false",
+        "Also count requests per business handle (`business_api_business_requests_total`): "
+        "one series per business and status, so off unless the businesses are few.",
+        _flag,
     )
     redis_url: str | None = _setting(
         "REDIS_URL", None, "Redis shared by every server process for the rate limits."
@@ -140,6 +193,18 @@ class Settings:
         "The server's public base URL, for the reference links in errors (relative links "
         "when unset).",
         _url(("http://", "https://")),
+    )
+    log_format: str = _setting(
+        "LOG_FORMAT",
+        "auto",
+        "Log lines on stderr: `json`, `text`, or `auto` (text on a terminal, JSON otherwise).",
+        _one_of("auto", "json", "text"),
+    )
+    log_level: str = _setting(
+        "LOG_LEVEL",
+        "info",
+        "The least severe log lines written: `debug`, `info`, `warning` or `error`.",
+        _one_of("debug", "info", "warning", "error"),
     )
     policy_path: Path = _setting(
         "POLICY",
@@ -195,6 +260,13 @@ class Settings:
         "10",
         "Most times one field may be selected in one place (fragments and same-named fields "
         "merged).",
+        _whole(1),
+    )
+    max_cost: int = _setting(
+        "MAX_COST",
+        "4612",
+        "Highest price of one operation, in cost points (object 1, list 2 + `first` × item): "
+        "four times the Business API document's example query.",
         _whole(1),
     )
     document_cache_entries: int = _setting(
@@ -274,10 +346,15 @@ class Settings:
 
     @classmethod
     def from_environ(
-        cls, environ: Mapping[str, str] | None = None, **overrides: object
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        env_file: Path | None = None,
+        **overrides: object,
     ) -> Settings:
-        """Every setting from `environ` (default: the process's), then `overrides`."""
-        config = Config(environ=dict(os.environ if environ is None else environ))
+        """Every setting from `environ` (default: the process's), else from `env_file`
+        (`NAME=value` lines; variables that are no setting are ignored), then `overrides`."""
+        config = Config(env_file, environ=dict(os.environ if environ is None else environ))
         values: dict[str, object] = {}
         for name, spec in specs():
             if name in overrides:
@@ -313,3 +390,23 @@ def markdown_table() -> str:
             default = f"`{spec.default}`" if spec.default else "unset"
         rows.append(f"| `{spec.name}` | {default} | {spec.meaning} |")
     return "\n".join(rows)
+
+
+def settings_help(names: Iterable[str] | None = None) -> str:
+    """The settings (all, or those of the given fields) as `--help` lists them: Click's
+    `\\b` keeps the lines as they are."""
+    wanted = None if names is None else set(names)
+    lines = ["\b", "Settings (environment variables):"]
+    for name, spec in specs():
+        if wanted is not None and name not in wanted:
+            continue
+        if spec.shown:
+            default = spec.shown.replace("`", "")
+        elif spec.required:
+            default = "required"
+        else:
+            default = f"default {spec.default}" if spec.default else "unset by default"
+        lines.append(f"  {spec.name} ({default})")
+        meaning = spec.meaning.replace("`", "")
+        lines.extend(textwrap.wrap(meaning, 84, initial_indent=" " * 6, subsequent_indent=" " * 6))
+    return "\n".join(lines)

@@ -8,13 +8,55 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
+
+
+class PrintedLines:
+    """What a process prints, read by a thread as it comes: a server that logs every
+    request would otherwise stop once the pipe no one reads is full."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: list[str] = []
+        self._ended = False
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._changed:
+                self._lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def text(self) -> str:
+        with self._changed:
+            return "\n".join(self._lines)
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        """The first line matching `pattern`, once it is printed."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._changed:
+            while True:
+                for line in self._lines[seen:]:
+                    if match := re.search(pattern, line):
+                        return match
+                seen = len(self._lines)
+                left = deadline - time.monotonic()
+                if self._ended or left <= 0:
+                    printed = "\n".join(self._lines)
+                    raise AssertionError(f"nothing printed matches {pattern!r}:\n{printed}")
+                self._changed.wait(left)
 
 
 @dataclass(frozen=True)
@@ -22,6 +64,8 @@ class LiveDemo:
     process: subprocess.Popen[str]
     key: str
     base_url: str
+    printed: PrintedLines
+    folder: Path  # where it runs, and keeps business-api-demo.env
 
     @property
     def graphql_url(self) -> str:
@@ -34,24 +78,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _command() -> list[str]:
+def _command(executable: Path | None = None) -> list[str]:
+    """`executable` (another environment's `business-api`), or this environment's."""
+    if executable is not None:
+        return [str(executable)]
     script = Path(sys.executable).with_name("business-api")
     return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
 
 
-def _read_key(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    output = []
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        output.append(line)
-        if match := re.match(r"API key: (sk_\S+)$", line.strip()):
-            return match.group(1)
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    raise AssertionError("the demo printed no key:\n" + "".join(output))
+def business_api(
+    folder: Path, *arguments: str, executable: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed `business-api` command run in `folder`, with no BUSINESS_API_* setting
+    in its environment, as a user would type it there."""
+    return subprocess.run(
+        [*_command(executable), *arguments],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env=_environ({}),
+        timeout=60,
+    )
 
 
 def _wait_until_serving(base_url: str) -> None:
@@ -81,22 +128,31 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def running_demo(database_dir: Path, settings: dict[str, str] | None = None) -> Iterator[LiveDemo]:
-    """`settings`: BUSINESS_API_* variables for the demo (none are inherited)."""
+def running_demo(
+    database_dir: Path,
+    settings: dict[str, str] | None = None,
+    *,
+    executable: Path | None = None,
+) -> Iterator[LiveDemo]:
+    """`settings`: BUSINESS_API_* variables for the demo (none are inherited). It runs in
+    `database_dir`, where it writes its env file."""
     port = free_port()
     database = str(database_dir / "demo.db")
     process = subprocess.Popen(
-        [*_command(), "demo", "--port", str(port), "--database", database],
+        [*_command(executable), "demo", "--port", str(port), "--database", database],
+        cwd=database_dir,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=_environ(settings or {}),
     )
     try:
-        key = _read_key(process)
+        assert process.stdout is not None
+        printed = PrintedLines(process.stdout)
+        key = printed.wait_for(r"^API key: (sk_\S+)$").group(1)
         base_url = f"http://127.0.0.1:{port}"
         _wait_until_serving(base_url)
-        yield LiveDemo(process, key, base_url)
+        yield LiveDemo(process, key, base_url, printed, database_dir)
     finally:
         _stop(process)
 

@@ -27,6 +27,7 @@ from graphql.utilities import ast_from_value
 from markupsafe import Markup
 
 from schema.errors import ErrorCode
+from schema.policy.cost_reference import CostDoc, cost_doc, field_cost
 from schema.policy.model import Policy
 
 ERROR_MEANINGS: dict[str, str] = {
@@ -63,6 +64,9 @@ ERROR_MEANINGS: dict[str, str] = {
     "(`extensions.limit`). Nothing runs.",
     "MAX_FIELDS_EXCEEDED": "The operation selects more fields than the limit once its "
     "fragments are expanded where they are spread (`extensions.limit`). Nothing runs.",
+    "MAX_COST_EXCEEDED": "The operation is priced over the cost limit (see Query cost): "
+    "`extensions.cost` is its price, `extensions.limit` the limit. Nothing runs; ask for "
+    "smaller pages or fewer fields.",
     "TIMEOUT": "The operation ran past the time limit and was cancelled.",
     "INTERNAL_SERVER_ERROR": "A fault on our side. The message never carries details.",
 }
@@ -84,6 +88,7 @@ class FieldDoc:
     description: str
     scope: str
     arguments: tuple[ArgumentDoc, ...]
+    cost: str = ""  # what selecting it costs (see cost_reference.py)
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,9 @@ class Reference:
     scopes: dict[str, str]
     errors: dict[str, str]
     sdl: str
+    needs: dict[str, tuple[str, ...]]  # scope -> every scope a key needs with it
+    implicit: tuple[str, ...]  # the scopes every key has
+    cost: CostDoc | None = None  # the cost rules and their worked example
 
     def fields(self) -> dict[tuple[str, str], str]:
         """(type, field) → scope, for every field listed."""
@@ -155,6 +163,7 @@ def build_reference(policy: Policy, public: GraphQLSchema, sdl: str) -> Referenc
                         )
                         for arg_name, arg in field.args.items()
                     ),
+                    cost=field_cost(policy.cost, named, name),
                 )
                 for name, field in named.fields.items()
             )
@@ -165,7 +174,16 @@ def build_reference(policy: Policy, public: GraphQLSchema, sdl: str) -> Referenc
         elif isinstance(named, GraphQLScalarType):
             types.append(TypeDoc(named.name, "scalar", description))
     errors = {code.value: ERROR_MEANINGS[code.value] for code in ErrorCode}
-    return Reference(tuple(types), dict(policy.scopes), errors, sdl)
+    needs = {scope: tuple(policy.prerequisites(scope)) for scope in policy.scopes}
+    return Reference(
+        tuple(types),
+        dict(policy.scopes),
+        errors,
+        sdl,
+        needs,
+        tuple(policy.implicit),
+        cost_doc(policy.cost, public),
+    )
 
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")

@@ -44,8 +44,8 @@ class ProductPurchase:
         return _PURCHASE_STATUS(self.record.status)
 
     @strawberry.field(
-        description="The amount paid for this purchase after tax, as a decimal string in "
-        "`currencyCode`; null when the provider does not report it."
+        description="The amount paid for this purchase after tax, as a decimal string; null "
+        "when the provider does not report it."
     )
     def price_paid(self) -> decimal.Decimal | None:
         return self.record.price_paid

@@ -40,12 +40,16 @@ query {
           nodes { id status pricePaid purchasedAt product { id } }
         }
       }
+      pageInfo { hasNextPage endCursor }
     }
   }
 }
 """
 
 DEFAULT_HEADERS = '{"Authorization": "Bearer "}'
+
+# Relative, so it works under any handle and behind a proxy that adds a path prefix.
+REFERENCE_LINK = "reference"
 
 KEY_NEEDED = (
     "Paste an API key after `Bearer ` in the Headers tab below: the schema, the documentation"
@@ -91,6 +95,7 @@ def graphiql_page(request: Request) -> HTMLResponse:
         "query": EXAMPLE_QUERY,
         "headers": DEFAULT_HEADERS,
         "keyNeeded": KEY_NEEDED,
+        "referenceUrl": REFERENCE_LINK,
         "storageNamespace": f"business-api:@{handle}",
     }
     nonce = secrets.token_urlsafe(16)

@@ -9,13 +9,15 @@ mutation (405), and only then the policy, validation and execution.
 
 from __future__ import annotations
 
+import hashlib
+
 from graphql import OperationType, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from schema.context import GraphContext
 from schema.errors import ErrorCode
-from schema.execution import OperationRequest
+from schema.execution import OperationRequest, OperationResult
 from schema.source import ApiKeyRecord, BusinessRecord
 from server.auth import authenticate_key, is_admin
 from server.http.body import read_operation, read_query_string
@@ -31,6 +33,7 @@ from server.http.responses import (
     unauthenticated,
 )
 from server.limits.rate import Bucket
+from server.observability.requests import RequestFacts, current
 from server.services import Services
 
 
@@ -74,6 +77,9 @@ async def _refused_key(request: Request, services: Services, media_type: str) ->
         [Bucket("address", f"auth-failures:{address}", services.settings.auth_failure_limit)]
     )
     if not verdict.allowed:
+        facts = current()
+        if facts is not None:
+            facts.rate_limited = verdict.scope
         return rate_limited(verdict, media_type)
     return unauthenticated(media_type)
 
@@ -92,9 +98,14 @@ async def business_graphql(request: Request) -> Response:
     if found is None:
         return await _refused_key(request, services, media_type or JSON)
     business, key = found
+    facts = current()
+    if facts is not None:
+        facts.key_id, facts.business = key.key_id, business.handle
     services.key_use.saw(key.key_id)
     verdict = await services.rate_limiter.check(buckets_for(business, key, services.settings))
     if not verdict.allowed:
+        if facts is not None:
+            facts.rate_limited = verdict.scope
         return rate_limited(verdict, media_type or JSON)
     response = await _answer(request, services, business, key, media_type)
     response.headers.update(rate_headers(verdict))
@@ -127,10 +138,38 @@ async def _answer(
     )
     # Never built from the request's Host header, which the client controls.
     documentation = f"{services.settings.public_url or ''}/@{handle}/api/reference"
+    facts = current()
+    if facts is not None:
+        facts.document_cached = operation.query in services.executor.cache
     result = await services.executor.run_for_key(
         operation, context, frozenset(key.scopes), documentation
     )
+    if facts is not None:
+        _note_operation(facts, operation, result, services)
     return graphql_response(result, media_type)
+
+
+def _note_operation(
+    facts: RequestFacts, operation: OperationRequest, result: OperationResult, services: Services
+) -> None:
+    """What the request's log line says of the operation: never its variables."""
+    text = operation.query.encode("utf-8", "replace")
+    facts.document_hash = hashlib.sha256(text).hexdigest()[:16]
+    if operation.operation_name is not None:  # as text that is sure to encode
+        facts.operation_name = operation.operation_name[:100].encode("utf-8", "replace").decode()
+    entry = services.executor.cache.peek(operation.query)
+    if entry is not None and entry.document is not None:
+        chosen = get_operation_ast(entry.document, operation.operation_name)
+        facts.operation_type = chosen.operation.value if chosen else None
+    cost = result.extensions.get("cost") or next(
+        (e["extensions"]["cost"] for e in result.errors if "cost" in e.get("extensions", {})),
+        None,
+    )
+    if isinstance(cost, dict):
+        facts.cost_requested = cost.get("requestedQueryCost")
+        facts.cost_actual = cost.get("actualQueryCost")
+    elif isinstance(cost, int):
+        facts.cost_requested = cost
 
 
 async def admin_graphql(request: Request) -> Response:

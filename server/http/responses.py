@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse as _StarletteJSONResponse
 
 from schema.errors import ErrorCode
 from schema.execution import OperationResult
+from server.observability.requests import current
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -97,7 +98,8 @@ def error_response(
     media_type: str = JSON,
     **extensions: Any,
 ) -> JSONResponse:
-    body = {"errors": [{"message": message, "extensions": {"code": code.value, **extensions}}]}
+    error = {"message": message, "extensions": {"code": code.value, **extensions}}
+    body = {"errors": _quotable([error])}
     return JSONResponse(
         body, status_code=status, headers=headers, media_type=_with_charset(media_type)
     )
@@ -147,9 +149,27 @@ def _status(result: OperationResult, media_type: str) -> int:
     return 403 if codes == {ErrorCode.FORBIDDEN.value} else 400
 
 
+def _quotable(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The errors with the request's id (`extensions.requestId`), for the integrator to
+    quote; their codes are noted for the request's log line. (Copies: a refusal may be
+    kept in the document cache and served again.)"""
+    facts = current()
+    if facts is None or not errors:
+        return errors
+    quoted = []
+    for error in errors:
+        extensions = {**error.get("extensions", {}), "requestId": facts.request_id}
+        facts.error_codes.append(str(extensions.get("code", "")))
+        quoted.append({**error, "extensions": extensions})
+    return quoted
+
+
 def graphql_response(result: OperationResult, media_type: str) -> JSONResponse:
+    body = result.body()
+    if "errors" in body:
+        body["errors"] = _quotable(body["errors"])
     return JSONResponse(
-        result.body(),
+        body,
         status_code=_status(result, media_type),
         headers={"Vary": _VARY},
         media_type=_with_charset(media_type),

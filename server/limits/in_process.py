@@ -34,5 +34,8 @@ class MemoryRateLimiter:
             self._tats = {name: tat for name, tat in self._tats.items() if tat > now}
         return result
 
+    async def problem(self) -> str | None:
+        return None
+
     async def close(self) -> None:
         return None

@@ -103,5 +103,14 @@ class RedisRateLimiter:
         ]
         return verdict(states)
 
+    async def problem(self) -> str | None:
+        """Why Redis cannot be used right now, or None (for `/readyz`)."""
+        try:
+            async with self._turns:
+                await self._client.ping()
+        except (RedisError, OSError) as error:
+            return f"Redis does not answer ({type(error).__name__})"
+        return None
+
     async def close(self) -> None:
         await self._client.aclose()

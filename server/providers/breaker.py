@@ -3,19 +3,24 @@
 After `threshold` calls in a row fail (after their retries), the connection fails fast
 for `cooldown` seconds instead of making every request wait on a dead provider; then one
 call is let through, and its success closes the circuit again. A 404 for one object and a
-cancelled call are not failures of the provider.
+cancelled call are not failures of the provider. Its state is the metric
+`business_api_circuit_breaker_open`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
-from server.providers.errors import ProviderNotFound, ProviderUnavailable
+from server.observability.metrics import circuit_changed
+from server.providers.errors import ProviderError, ProviderNotFound, ProviderUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class CircuitOpen(ProviderUnavailable):
@@ -48,9 +53,29 @@ class Breaker:
         try:
             yield
         except BaseException as error:
+            was = breaker.context.state
             await breaker.__aexit__(type(error), error, error.__traceback__)
+            if breaker.context.state == "opened" and was != "opened":
+                self._opened(breaker.context.ttl, error)
             raise
+        was = breaker.context.state
         await breaker.__aexit__(None, None, None)
+        if was != "closed" and breaker.context.state == "closed":
+            # Half-open counts as open (it lets one trial call through): closed only now.
+            circuit_changed(self._name, self._provider, opened=False)
+
+    def _opened(self, cooldown: float, error: BaseException) -> None:
+        circuit_changed(self._name, self._provider, opened=True)
+        status = error.status if isinstance(error, ProviderError) else None
+        cause = error.detail if isinstance(error, ProviderError) else type(error).__name__
+        log.warning(
+            "circuit opened, failing fast for %g s: connection=%s provider=%s status=%s cause=%s",
+            cooldown,
+            self._name,
+            self._provider,
+            status,
+            cause,
+        )
 
     async def state(self) -> str:
         """`closed`, `opened` or `half-opened`."""

@@ -26,6 +26,23 @@ class ProviderUnavailable(ProviderError):
     transient = True
 
 
+class ProviderUnreachable(ProviderUnavailable):
+    """No connection to the provider, or one lost before it answered. `reason` says why
+    in a few words ("connection refused", "host not found"), for the operator."""
+
+    def __init__(self, provider: str, detail: str, reason: str) -> None:
+        super().__init__(provider, detail)
+        self.reason = reason
+
+
+class ProviderTimedOut(ProviderUnavailable):
+    """The call's total deadline of `seconds` passed before the answer was read."""
+
+    def __init__(self, provider: str, seconds: float) -> None:
+        super().__init__(provider, f"timed out after {seconds:g} s")
+        self.seconds = seconds
+
+
 class ProviderThrottled(ProviderUnavailable):
     """429: the provider asked us to wait `retry_after` seconds (None when it did not say)."""
 

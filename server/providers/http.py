@@ -11,7 +11,8 @@ One place decides, for every provider alike:
 - decoding into the provider's documented types (msgspec structs): a field of the wrong
   type, a body nested too deep or not JSON at all is `InvalidResponse`, never a Python
   value of the wrong kind inside the graph;
-- the mapping of HTTP statuses and transport errors onto `errors.py`.
+- the mapping of HTTP statuses and transport errors onto `errors.py`;
+- counting, timing and tracing every request sent (`server/observability/`).
 
 The transport is a seam: tests hand in httpx's ASGI or mock transports.
 """
@@ -20,6 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import http.cookiejar
+import socket
+import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,14 +31,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiohttp
 import httpx
 import msgspec
+from opentelemetry.trace import SpanKind
 
+from schema.tracing import tracer
+from server.observability.metrics import error_kind, upstream_metrics
+from server.observability.requests import current
+from server.providers.breaker import CircuitOpen
 from server.providers.errors import (
     InvalidResponse,
     ProviderError,
     ProviderNotFound,
     ProviderRejected,
     ProviderThrottled,
+    ProviderTimedOut,
     ProviderUnavailable,
+    ProviderUnreachable,
 )
 from server.providers.retries import with_retries
 
@@ -151,7 +162,7 @@ class AiohttpTransport:
                     chunks.append(chunk)
                 return Reply(response.status, response.headers, b"".join(chunks))
         except aiohttp.ClientError as error:
-            raise _Unreachable(type(error).__name__) from None
+            raise _Unreachable(error) from None
 
     async def close(self) -> None:
         if self._session is not None:
@@ -159,7 +170,42 @@ class AiohttpTransport:
 
 
 class _Unreachable(Exception):
-    pass
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(type(error).__name__)
+        self.error = error
+
+
+def unreachable_reason(error: BaseException) -> str:
+    """Why a transport error left no answer, in a few words: the socket error under it,
+    wherever the client library keeps it (aiohttp's `os_error`, httpx's chained cause)."""
+    seen: BaseException | None = error
+    for _ in range(6):  # a chain of a few wrappers at most
+        if seen is None:
+            break
+        if isinstance(seen, aiohttp.ServerDisconnectedError):
+            return "closed the connection without answering"
+        if isinstance(seen, aiohttp.ClientPayloadError):
+            return "the answer was cut off"
+        cause = getattr(seen, "os_error", seen)
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "TLS certificate not trusted"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(cause, socket.gaierror):
+            return "host name not found"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror[0].lower() + cause.strerror[1:]
+        seen = seen.__cause__ or seen.__context__
+    return "the connection failed"
+
+
+def _unreachable(provider: str, error: BaseException) -> ProviderUnreachable:
+    reason = unreachable_reason(error)
+    return ProviderUnreachable(provider, f"{type(error).__name__}: {reason}", reason)
 
 
 Transport = HttpxTransport | AiohttpTransport
@@ -209,6 +255,9 @@ class ProviderHttp:
     budget: on a client's request (`wait_for_budget` false) a spent budget fails at once
     as throttled; the sync worker waits for it instead. With a `breaker`, a call (with its
     retries) fails fast while the connection's circuit is open.
+
+    Every request sent is counted (the metrics, and the request's own facts for its log
+    line), timed, and traced as a client span naming the provider and the `connection`.
     """
 
     def __init__(
@@ -222,8 +271,10 @@ class ProviderHttp:
         budget: OutboundBudget | None = None,
         breaker: Breaker | None = None,
         wait_for_budget: bool = False,
+        connection: str | None = None,
     ) -> None:
         self.provider = provider
+        self.connection = connection
         self.limits = limits
         self._transport = transport
         self._base_url = base_url.rstrip("/")
@@ -233,6 +284,8 @@ class ProviderHttp:
         self._wait_for_budget = wait_for_budget
         self.calls = 0  # requests sent, for the sync worker's progress
         self._retry_waits = 0.0
+        self._metrics = upstream_metrics(provider)
+        self._span_name = f"upstream {provider}"
 
     @property
     def budget(self) -> OutboundBudget | None:
@@ -278,12 +331,20 @@ class ProviderHttp:
                 longest_wait=self.limits.longest_wait,
                 sleep=self._sleep,
             )
-            return decode(self.provider, reply.body, into)
+            try:
+                return decode(self.provider, reply.body, into)
+            except InvalidResponse:
+                self._metrics.failed("invalid_response")
+                raise
 
         if self._breaker is None:
             return await attempts()
-        async with self._breaker.guard():
-            return await attempts()
+        try:
+            async with self._breaker.guard():
+                return await attempts()
+        except CircuitOpen:
+            self._metrics.failed("circuit_open")
+            raise
 
     async def _spend(self, path: str) -> None:
         assert self._budget is not None
@@ -292,6 +353,7 @@ class ProviderHttp:
             return
         wait = await self._budget.wait_needed(path)
         if wait > 0:
+            self._metrics.failed("budget_spent")
             raise ProviderThrottled(
                 self.provider, "outbound budget spent", status=None, retry_after=wait
             )
@@ -299,29 +361,59 @@ class ProviderHttp:
     async def _send(
         self, method: str, path: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> Reply:
-        limits = self.limits
         if self._budget is not None:
             await self._spend(path)
         self.calls += 1
+        facts = current()
+        if facts is not None:
+            facts.upstream_calls[self.provider] += 1
+        metrics = self._metrics
+        metrics.calls.inc()
+        reply: Reply | None = None
+        started = time.perf_counter()
+        with tracer.start_as_current_span(self._span_name, kind=SpanKind.CLIENT) as span:
+            try:
+                reply = await self._answer(method, url, headers, body)
+                if self._budget is not None:
+                    self._budget.learn(path, reply.status, reply.headers)
+                _raise_for_status(self.provider, reply)
+                return reply
+            except ProviderError as error:
+                metrics.failed(error_kind(error))
+                raise
+            finally:
+                metrics.duration.observe(time.perf_counter() - started)
+                if span.is_recording():  # the no-op tracer costs no attribute dict
+                    span.set_attributes(
+                        {
+                            "http.request.method": method,
+                            "business_api.provider": self.provider,
+                            "business_api.connection": self.connection or "",
+                        }
+                    )
+                    if reply is not None:
+                        span.set_attribute("http.response.status_code", reply.status)
+
+    async def _answer(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        """The provider's reply, or the failure that left none, in `errors.py`'s terms."""
+        limits = self.limits
         try:
             async with asyncio.timeout(limits.timeout_seconds):
-                reply = await self._transport.send(method, url, headers, body, limits.max_bytes)
+                return await self._transport.send(method, url, headers, body, limits.max_bytes)
         except TimeoutError:
-            raise ProviderUnavailable(self.provider, "timed out") from None
+            raise ProviderTimedOut(self.provider, limits.timeout_seconds) from None
         except _TooLarge:
             raise InvalidResponse(
                 self.provider, f"response larger than {limits.max_bytes} bytes"
             ) from None
         except _Unreachable as error:
-            raise ProviderUnavailable(self.provider, str(error)) from None
+            raise _unreachable(self.provider, error.error) from None
         except httpx.HTTPError as error:
-            raise ProviderUnavailable(self.provider, type(error).__name__) from None
+            raise _unreachable(self.provider, error) from None
         except OSError as error:
-            raise ProviderUnavailable(self.provider, type(error).__name__) from None
-        if self._budget is not None:
-            self._budget.learn(path, reply.status, reply.headers)
-        _raise_for_status(self.provider, reply)
-        return reply
+            raise _unreachable(self.provider, error) from None
 
 
 class PagingGuard:

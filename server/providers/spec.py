@@ -7,7 +7,7 @@ and rules are written in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -70,6 +70,10 @@ class ProviderSpec:
     account_id: AccountId
     default_base_url: str
     headers: Callable[[str, str], dict[str, str]]  # (account id, credential) -> auth headers
+    # The provider's cheapest documented call (one request), made with a connection's
+    # credential before it is stored and by `connections test`: it raises the provider
+    # error the connection would meet at query or sync time.
+    probe: Callable[[ProviderHttp, ConnectionRecord], Awaitable[None]]
     emulated: Emulated
     # A live provider is read by its adapter at query time; an indexed one is crawled
     # into the store by its crawler and read from there.

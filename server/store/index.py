@@ -29,6 +29,7 @@ from .models import (
     IndexedParticipant,
     IndexedRegistration,
     IndexedSession,
+    ProviderConnection,
     StoreRevision,
     SyncState,
 )
@@ -266,6 +267,25 @@ class IndexStore:
                 )
                 for s in await session.scalars(query)
             }
+
+    async def indexed_since(self) -> list[tuple[str, str, datetime]]:
+        """(public id, provider, since) of every indexed connection: since its last
+        completed sync, or since it was added while none has completed. One query, for
+        the metrics' sync lag."""
+        query = (
+            select(
+                ProviderConnection.public_id,
+                ProviderConnection.provider,
+                ProviderConnection.created_at,
+                SyncState.last_completed_at,
+            )
+            .outerjoin(SyncState, SyncState.connection_id == ProviderConnection.id)
+            .where(ProviderConnection.mode == "indexed")
+            .order_by(ProviderConnection.id)
+        )
+        async with self._sessions() as session:
+            rows = list(await session.execute(query))
+        return [(public_id, provider, done or added) for public_id, provider, added, done in rows]
 
     async def checkpoint(self, connection_id: int) -> tuple[Any, Any]:
         """Where the last crawl stopped, and the provider's last word on its limits."""

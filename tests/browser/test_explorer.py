@@ -1,8 +1,10 @@
-"""The explorer and the reference in a real browser, against a live demo server.
+"""The landing page, the explorer and the reference in a real browser, against a live
+demo server.
 
 These catch what no HTTP-level test can: that the vendored GraphiQL bundle loads with the
 page's Content-Security-Policy and no internet, that a key pasted into its header editor
-is sent, and that its documentation explorer shows only the key's slice of the schema.
+is sent, that its documentation explorer shows only the key's slice of the schema, that
+the pages link each other, and that the reference fits a phone's screen.
 """
 
 from __future__ import annotations
@@ -90,6 +92,18 @@ def _replace_editor_text(page: Page, editor_selector: str, text: str) -> None:
     page.keyboard.insert_text(text)
 
 
+def _paste_key(page: Page, key: str) -> None:
+    """Into the header editor, after `Bearer `, as the page asks."""
+    tools = page.locator(".graphiql-editor-tool")
+    expect(tools).to_be_visible()  # the header editor is open from the start
+    headers_tab = page.get_by_role("button", name="Headers", exact=True)
+    if headers_tab.get_attribute("aria-selected") != "true":
+        headers_tab.click()
+    headers = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror"
+    expect(page.locator(headers)).to_contain_text('"Authorization": "Bearer "')
+    _replace_editor_text(page, headers, json.dumps({"Authorization": f"Bearer {key}"}))
+
+
 def test_the_explorer_runs_the_example_query_with_a_pasted_key(page: Page, demo: LiveDemo) -> None:
     response = page.goto(demo.graphql_url)
     assert response is not None and response.status == 200
@@ -98,15 +112,7 @@ def test_the_explorer_runs_the_example_query_with_a_pasted_key(page: Page, demo:
     expect(page.locator(".graphiql-query-editor")).to_contain_text("activeBusiness")
     expect(page.locator(".graphiql-response")).to_contain_text("Paste an API key")
 
-    tools = page.locator(".graphiql-editor-tool")
-    expect(tools).to_be_visible()  # the header editor is open from the start
-    headers_tab = page.get_by_role("button", name="Headers", exact=True)
-    if headers_tab.get_attribute("aria-selected") != "true":
-        headers_tab.click()
-    headers = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror"
-    expect(page.locator(headers)).to_contain_text('"Authorization": "Bearer "')
-    _replace_editor_text(page, headers, json.dumps({"Authorization": f"Bearer {demo.key}"}))
-
+    _paste_key(page, demo.key)
     page.locator(".graphiql-execute-button").click()
     result = page.locator(".graphiql-response .result-window")
     expect(result).to_contain_text('"participants"')
@@ -137,3 +143,57 @@ def test_the_reference_page_lists_the_exposed_fields_and_scopes(page: Page, demo
     expect(body).to_contain_text("activeBusiness")
     expect(body).to_contain_text("participants:read")
     _screenshot(page, "reference.png")
+
+
+def _no_horizontal_scroll(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def test_the_landing_page_leads_to_the_explorer_which_pages_the_example_query(
+    page: Page, demo: LiveDemo
+) -> None:
+    response = page.goto(demo.base_url + "/")
+    assert response is not None and response.status == 200
+    expect(page).to_have_title("Sessions Business API")
+    _screenshot(page, "landing.png")
+    page.get_by_role("link", name="Explorer", exact=True).click()
+    expect(page).to_have_url(demo.graphql_url)
+    expect(page.locator(".graphiql-query-editor")).to_contain_text("pageInfo")
+
+    _paste_key(page, demo.key)
+    page.locator(".graphiql-execute-button").click()
+    result = page.locator(".graphiql-response .result-window")
+    expect(result).to_contain_text('"participants"')
+    # CodeMirror draws only the lines in view, and pageInfo comes after 25 participants:
+    # the whole answer is read from the editor that shows it.
+    shown = json.loads(
+        page.locator(".graphiql-response .result-window .CodeMirror").evaluate(
+            "editor => editor.CodeMirror.getValue()"
+        )
+    )
+    assert "errors" not in shown, shown
+    participants = shown["data"]["activeBusiness"]["participants"]
+    assert len(participants["nodes"]) == 25
+    assert participants["pageInfo"]["hasNextPage"] is True
+    assert participants["pageInfo"]["endCursor"]
+
+    page.get_by_role("link", name="Reference", exact=True).click()
+    expect(page).to_have_url(demo.base_url + "/@tremble/api/reference")
+
+
+def test_the_reference_reached_from_the_landing_page_fits_a_narrow_screen(
+    page: Page, demo: LiveDemo
+) -> None:
+    page.goto(demo.base_url + "/")
+    page.get_by_role("link", name="Reference", exact=True).click()
+    expect(page).to_have_url(demo.base_url + "/@tremble/api/reference")
+    expect(page.locator("body")).to_contain_text("participants.email:read")
+    assert _no_horizontal_scroll(page)
+
+    page.set_viewport_size({"width": 420, "height": 900})
+    expect(page.locator("nav")).not_to_have_css("position", "sticky")  # the phone layout
+    assert _no_horizontal_scroll(page), page.evaluate("document.documentElement.scrollWidth")
+    _screenshot(page, "reference-narrow.png")
+
+    page.get_by_role("link", name="Explorer", exact=False).first.click()
+    expect(page).to_have_url(demo.graphql_url)

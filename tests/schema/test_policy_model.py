@@ -131,10 +131,23 @@ def test_a_field_whose_type_exposes_nothing_is_a_start_up_error_naming_its_line(
 def test_a_field_whose_type_is_exposed_too_validates(graph):
     text = (
         MINIMAL
+        + 'participants = "business:read"\n'
+        + '\n[expose.BusinessParticipantConnection]\npageInfo = "business:read"\n'
+        + '\n[expose.PageInfo]\nhasNextPage = "business:read"\n'
+    )
+    validate_policy(parse_policy(text, source=SOURCE), graph)
+
+
+def test_a_list_whose_length_is_unknown_cannot_be_exposed(graph):
+    # Its cost could not be known before it runs (see the `[cost]` table).
+    text = (
+        MINIMAL
         + 'connections = "business:read"\n'
         + '\n[expose.ProviderConnection]\nid = "business:read"\n'
     )
-    validate_policy(parse_policy(text, source=SOURCE), graph)
+    message = refusal(text, graph)
+    assert at(text, 'connections = "business:read"') in message
+    assert "`Business.connections` is a list of objects outside a connection" in message
 
 
 def test_the_offending_line_is_found_under_its_own_table_not_an_earlier_one(graph):
@@ -182,3 +195,156 @@ def test_a_field_mapped_to_something_other_than_a_scope_name_is_refused():
         parse_policy(text, source=SOURCE)
     assert str(raised.value).startswith(at(text, "name = 3"))
     assert "`Business.name` must name a scope" in str(raised.value)
+
+
+CHAIN = (
+    'implicit = ["business:read"]\n\n'
+    + SCOPES
+    + '"participants.email:read" = "Read emails."\n'
+    + """
+[requires]
+"participants.email:read" = ["participants:read"]
+"""
+    + MINIMAL.removeprefix(SCOPES)
+)
+
+
+def test_the_committed_policy_declares_the_implicit_scope_and_each_prerequisite():
+    policy = load_policy(POLICY_PATH)
+    assert policy.implicit == ("business:read",)
+    assert policy.prerequisites("participants:read") == []
+    for scope in ("participants.email:read", "registrations:read", "purchases:read"):
+        assert policy.prerequisites(scope) == ["participants:read"]
+
+
+def test_prerequisites_are_followed_through_other_scopes():
+    text = CHAIN.replace(
+        '[requires]\n"participants.email:read" = ["participants:read"]\n',
+        '[requires]\n"participants.email:read" = ["participants:read"]\n'
+        '"participants:read" = ["business:read"]\n',
+    )
+    text = text.replace('implicit = ["business:read"]\n\n', "")
+    policy = parse_policy(text, source=SOURCE)
+    assert policy.implicit == ()
+    assert policy.prerequisites("participants.email:read") == ["business:read", "participants:read"]
+
+
+def test_a_key_can_be_minted_only_with_sets_holding_each_scope_prerequisites():
+    policy = parse_policy(CHAIN, source=SOURCE)
+    assert policy.scope_sets() == [
+        frozenset({"business:read"}),
+        frozenset({"business:read", "participants:read"}),
+        frozenset({"business:read", "participants:read", "participants.email:read"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "replacement", "expected"),
+    [
+        (
+            '"participants.email:read" = ["participants:read"]',
+            '"participants.email:read" = ["participant:read"]',
+            "`participants.email:read` needs undeclared scope `participant:read`",
+        ),
+        (
+            '"participants.email:read" = ["participants:read"]',
+            '"emails:read" = ["participants:read"]',
+            "`[requires]` names undeclared scope `emails:read`",
+        ),
+        (
+            '"participants.email:read" = ["participants:read"]',
+            '"participants.email:read" = "participants:read"',
+            "`participants.email:read` must list the scopes it needs",
+        ),
+        (
+            '"participants.email:read" = ["participants:read"]',
+            '"business:read" = ["participants:read"]',
+            "`business:read` is implicit: every key has it, so it needs nothing",
+        ),
+        (
+            'implicit = ["business:read"]',
+            'implicit = ["business:write"]',
+            "`implicit` names undeclared scope `business:write`",
+        ),
+        (
+            'implicit = ["business:read"]',
+            'implicit = "business:read"',
+            "`implicit` must list scopes",
+        ),
+    ],
+)
+def test_a_wrong_prerequisite_or_implicit_scope_is_a_policy_error_naming_its_line(
+    line: str, replacement: str, expected: str
+):
+    assert line in CHAIN
+    text = CHAIN.replace(line, replacement)
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(text, source=SOURCE)
+    assert str(raised.value) == f"{at(text, replacement)} {expected}"
+
+
+def test_prerequisites_going_round_in_a_circle_are_a_policy_error_naming_the_line():
+    text = CHAIN.replace(
+        '"participants.email:read" = ["participants:read"]\n',
+        '"participants.email:read" = ["participants:read"]\n'
+        '"participants:read" = ["participants.email:read"]\n',
+    )
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(text, source=SOURCE)
+    assert str(raised.value) == (
+        at(text, '"participants.email:read" = ["participants:read"]')
+        + " prerequisites go round in a circle: `participants.email:read` → "
+        "`participants:read` → `participants.email:read`"
+    )
+
+
+def test_a_scope_that_needs_itself_is_a_circle_too():
+    text = CHAIN.replace(
+        '"participants.email:read" = ["participants:read"]',
+        '"participants.email:read" = ["participants.email:read"]',
+    )
+    with pytest.raises(PolicyError, match="circle: `participants.email:read` → `partic"):
+        parse_policy(text, source=SOURCE)
+
+
+def test_a_policy_that_forgets_a_prerequisite_is_refused_at_the_field_it_cannot_reach(graph):
+    committed = POLICY_PATH.read_text(encoding="utf-8")
+    text = committed.replace('"registrations:read" = ["participants:read"]\n', "")
+    assert text != committed
+    where = at(text, 'registrations = "registrations:read"')
+    message = refusal(text, graph)
+    assert message == (
+        f"{where} a key with `registrations:read` "
+        "cannot reach `BusinessParticipant.registrations`: `BusinessParticipant` is reached "
+        "through `Query.activeBusiness` → `Business.participants` → "
+        "`BusinessParticipantConnection.nodes`, which needs `participants:read`; declare it "
+        'under `[requires]`: "registrations:read" = ["participants:read"]'
+    )
+
+
+def test_the_implicit_scope_fields_need_no_prerequisite_wherever_they_are_reached(graph):
+    # `PageInfo` (business:read) is reached only under lists, which need other scopes.
+    policy = load_policy(POLICY_PATH)
+    assert policy.scope_for("PageInfo", "endCursor") == "business:read"
+    assert policy.requires.get("business:read") is None
+    validate_policy(policy, graph)
+
+
+def test_a_scope_needing_a_prerequisite_without_the_implicit_one_is_refused(graph):
+    # Without `implicit`, `participants:read` must name `business:read`, its way in.
+    text = (
+        CHAIN.replace('implicit = ["business:read"]\n\n', "")
+        + 'participants = "participants:read"\n'
+    )
+    text += '\n[expose.BusinessParticipantConnection]\nnodes = "participants:read"\n'
+    text += '\n[expose.BusinessParticipant]\nid = "participants:read"\n'
+    message = refusal(text, graph)
+    assert message.startswith(at(text, 'participants = "participants:read"'))
+    assert message.endswith('"participants:read" = ["business:read"]')
+
+
+def test_an_exposed_field_no_exposed_field_leads_to_is_refused(graph):
+    text = MINIMAL + '\n[expose.ApiKey]\nname = "business:read"\n'
+    where = at(text, 'name = "business:read"')
+    message = refusal(text, graph)
+    assert message == (f"{where} `ApiKey.name` is exposed, but no exposed field leads to `ApiKey`")

@@ -193,3 +193,13 @@ async def world(
     finally:
         await client.aclose()
         await services.close()
+
+
+def answered(response: httpx.Response) -> Any:
+    """The response's JSON with each error's `requestId` checked against the response's
+    `X-Request-Id` and taken out, so that what remains can be compared whole."""
+    body = response.json()
+    request_id = response.headers["x-request-id"]
+    for error in body.get("errors", []):
+        assert error["extensions"].pop("requestId") == request_id
+    return body

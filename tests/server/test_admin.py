@@ -54,7 +54,7 @@ async def test_the_operator_mints_a_key_that_works_and_revokes_it(world: World) 
     key = created["data"]["createApiKey"]["key"]
     assert created["data"]["createApiKey"]["apiKey"]["scopes"] == ["business:read"]
     response = await world.query("{ activeBusiness { name } }", key=key)
-    assert response.json() == {"data": {"activeBusiness": {"name": "Tremble Studios"}}}
+    assert response.json()["data"] == {"activeBusiness": {"name": "Tremble Studios"}}
 
     key_id = created["data"]["createApiKey"]["apiKey"]["keyId"]
     revoked = (
@@ -71,6 +71,39 @@ async def test_minting_a_key_with_an_unknown_scope_is_bad_user_input(world: Worl
     query = CREATE_KEY.replace('["business:read"]', '["business:read", "everything:write"]')
     body = (await _admin(world, query, {"business": business})).json()
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_key_minted_by_the_operator_gets_business_read_without_asking(
+    world: World,
+) -> None:
+    business = (await _admin(world, BUSINESSES)).json()["data"]["businesses"][0]["id"]
+    query = CREATE_KEY.replace('["business:read"]', '["participants:read"]')
+    created = (await _admin(world, query, {"business": business})).json()["data"]["createApiKey"]
+    assert created["apiKey"]["scopes"] == ["business:read", "participants:read"]
+    body = (
+        await world.query(
+            "{ activeBusiness { name participants(first: 1) { nodes { name } } } }",
+            key=created["key"],
+        )
+    ).json()
+    assert "errors" not in body, body
+    assert body["data"]["activeBusiness"]["name"] == "Tremble Studios"
+
+
+async def test_minting_a_key_without_a_scope_prerequisite_is_refused_naming_it(
+    world: World,
+) -> None:
+    business = (await _admin(world, BUSINESSES)).json()["data"]["businesses"][0]["id"]
+    query = CREATE_KEY.replace('["business:read"]', '["business:read", "registrations:read"]')
+    body = (await _admin(world, query, {"business": business})).json()
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == (
+        "`registrations:read` needs `participants:read`: add it, or the key can read none of "
+        "the fields `registrations:read` grants."
+    )
+    keys = (await _admin(world, BUSINESSES)).json()["data"]["businesses"][0]["apiKeys"]
+    assert len(keys) == 2  # the two the world started with: nothing was minted
 
 
 async def test_the_operator_reads_internal_fields_and_fetches_nodes(world: World) -> None:

@@ -1,15 +1,21 @@
-"""`business-api demo`, run as a user runs it: a process, a port, a printed key."""
+"""`business-api demo`, run as a user runs it: a process in a folder, a port, a printed key,
+and the `business-api` command run in that folder afterwards."""
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
+import stat
 from pathlib import Path
 
 import httpx
 
+from server.demo_env import DEMO_ENV_FILE, DEMO_KEY, read_env_file, write_env_file
 from server.providers.registry import FOLDERS as PROVIDER_NAMES
-from tests.live import running_demo
+from tests.live import LiveDemo, business_api, running_demo
 from tests.server.documents import EXAMPLE_QUERY
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
 def test_the_demo_serves_the_documents_query_with_the_key_it_prints(tmp_path: Path) -> None:
@@ -27,21 +33,173 @@ def test_the_demo_serves_the_documents_query_with_the_key_it_prints(tmp_path: Pa
     assert len(business["participants"]["nodes"]) == 25
 
 
-def test_running_the_demo_again_reuses_the_store_and_mints_a_new_key(tmp_path: Path) -> None:
+def _participant_page(demo: LiveDemo, key: str) -> httpx.Response:
+    return httpx.post(
+        demo.graphql_url,
+        json={"query": "{ activeBusiness { id participants(first: 1) { nodes { id } } } }"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+
+
+def _key_note(demo: LiveDemo) -> str:
+    """What the demo says of the key it printed: reused or new."""
+    return demo.printed.wait_for(r"^\((the same key|a new key).*\)$").group(0)
+
+
+def _key_states(folder: Path) -> dict[str, str]:
+    """Key id -> active/revoked, as `business-api keys list` in the demo's folder says."""
+    listed = business_api(folder, "keys", "list")
+    assert listed.returncode == 0, listed.stderr
+    states = {}
+    for line in listed.stdout.splitlines():
+        words = line.split()
+        state = next((w for w in words if w in ("active", "revoked", "expired")), None)
+        if state:
+            states[words[0]] = state
+    return states
+
+
+def _key_id(key: str) -> str:
+    return key.split("_")[1]
+
+
+def test_running_the_demo_again_reuses_the_store_and_its_key(tmp_path: Path) -> None:
     runs = []
     for _ in range(2):
         with running_demo(tmp_path) as demo:
-            response = httpx.post(
-                demo.graphql_url,
-                json={"query": "{ activeBusiness { id participants(first: 1) { nodes { id } } } }"},
-                headers={"Authorization": f"Bearer {demo.key}"},
-                timeout=30,
-            )
-            runs.append((demo.key, response.json()["data"]["activeBusiness"]))
-    (first_key, first), (second_key, second) = runs
-    assert first_key != second_key
+            response = _participant_page(demo, demo.key)
+            runs.append((demo.key, _key_note(demo), response.json()["data"]["activeBusiness"]))
+    (first_key, first_note, first), (second_key, second_note, second) = runs
+    assert first_note == "(a new key with every scope)"
+    assert second_key == first_key
+    assert second_note == "(the same key as the last run)"
     assert first["id"] == second["id"]
     assert first["participants"]["nodes"] == second["participants"]["nodes"]
+    assert _key_states(tmp_path) == {_key_id(first_key): "active"}
+
+
+def test_a_demo_key_the_store_no_longer_accepts_is_replaced_and_earlier_ones_revoked(
+    tmp_path: Path,
+) -> None:
+    with running_demo(tmp_path) as demo:
+        first = demo.key
+    revoked = business_api(tmp_path, "keys", "revoke", _key_id(first))
+    assert revoked.returncode == 0, revoked.stderr
+
+    with running_demo(tmp_path) as demo:
+        second = demo.key
+        assert second != first
+        assert _key_note(demo) == "(a new key with every scope)"
+        assert _participant_page(demo, second).status_code == 200
+        assert _participant_page(demo, first).status_code == 401
+
+    # A store whose key the env file does not hold (as one an earlier version left, with a
+    # new key every run): a new key, and every earlier demo key stops working.
+    env_file = tmp_path / DEMO_ENV_FILE.name
+    saved = read_env_file(env_file)
+    del saved[DEMO_KEY]
+    write_env_file(env_file, saved)
+    with running_demo(tmp_path) as demo:
+        third = demo.key
+        assert third not in (first, second)
+        assert _key_note(demo) == "(a new key with every scope; 1 earlier demo key revoked)"
+        assert _participant_page(demo, third).status_code == 200
+        assert _participant_page(demo, second).status_code == 401
+    assert _key_states(tmp_path) == {
+        _key_id(first): "revoked",
+        _key_id(second): "revoked",
+        _key_id(third): "active",
+    }
+
+
+def test_the_demo_prints_where_to_go_and_each_address_answers(tmp_path: Path) -> None:
+    with running_demo(tmp_path) as demo:
+        printed = demo.printed
+        base = demo.base_url
+        assert printed.wait_for(r"^Serving at (\S+)$").group(1) == base
+        for label, path in (
+            ("Landing page", "/"),
+            ("Explorer", "/@tremble/api/graphql"),
+            ("Reference", "/@tremble/api/reference"),
+        ):
+            url = printed.wait_for(rf"^  {label}: +(\S+)").group(1)
+            assert url == base + path
+            page = httpx.get(url, headers=BROWSER, timeout=30)
+            assert page.status_code == 200, url
+            assert page.headers["content-type"].startswith("text/html"), url
+        # Each request is logged, on the same stream as the rest of the prose.
+        printed.wait_for(r'"method":"GET","path":"/@tremble/api/reference","status":200')
+
+        # The printed curl command, as a shell would split it, answers the example query.
+        curl = shlex.split(printed.wait_for(r"^curl -s .*$").group(0))
+        headers = dict(curl[i + 1].split(": ", 1) for i, word in enumerate(curl) if word == "-H")
+        assert headers["Authorization"] == f"Bearer {demo.key}"
+        body = curl[curl.index("-d") + 1]
+        answer = httpx.post(curl[2], content=body, headers=headers, timeout=30).json()
+        assert "errors" not in answer, answer
+        participants = answer["data"]["activeBusiness"]["participants"]
+        assert len(participants["nodes"]) == 25
+        assert participants["pageInfo"]["hasNextPage"] is True
+
+        # One line per provider: its emulator's base URL, account id and credential.
+        accounts = dict(connections_of(tmp_path / "demo.db", "provider, account_id"))
+        for name in PROVIDER_NAMES:
+            line = printed.wait_for(rf"^  {name} +(\S+)  --account-id (\S+)  --credential (\S+)$")
+            assert line.group(1) == f"{base}/_emulators/{name}"
+            assert shlex.split(line.group(2)) == [accounts[name]]
+        printed.wait_for(r"^  business-api connections add --business acme --provider ")
+        assert printed.wait_for(r"settings are in (\S+)$").group(1) == str(
+            (tmp_path / DEMO_ENV_FILE.name).resolve()
+        )
+
+
+def test_the_cli_run_in_the_demo_folder_manages_the_demo_store(tmp_path: Path) -> None:
+    with running_demo(tmp_path) as demo:
+        env_file = tmp_path / DEMO_ENV_FILE.name
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+        listed = business_api(tmp_path, "keys", "list")
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stderr.splitlines()[0] == (
+            "Using settings from business-api-demo.env (written by business-api demo)."
+        )
+        assert _key_states(tmp_path) == {_key_id(demo.key): "active"}
+
+        # The commands the demo prints connect another business to one of its emulators.
+        for pattern in (
+            r"^  (business-api businesses create .*)$",
+            r"^  (business-api connections add .*)$",
+        ):
+            command = shlex.split(demo.printed.wait_for(pattern).group(1))
+            done = business_api(tmp_path, *command[1:])
+            assert done.returncode == 0, done.stderr
+        minted = business_api(
+            tmp_path,
+            "keys",
+            "create",
+            "--business",
+            "acme",
+            "--name",
+            "try",
+            "--scopes",
+            "business:read,participants:read",
+        )
+        assert minted.returncode == 0, minted.stderr
+        answer = httpx.post(
+            f"{demo.base_url}/@acme/api/graphql",
+            json={"query": "{ activeBusiness { participants(first: 3) { nodes { name } } } }"},
+            headers={"Authorization": f"Bearer {minted.stdout.strip()}"},
+            timeout=30,
+        ).json()
+        assert "errors" not in answer, answer
+        assert len(answer["data"]["activeBusiness"]["participants"]["nodes"]) == 3
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outside = business_api(elsewhere, "keys", "list")
+    assert outside.returncode != 0
+    assert "Using settings" not in outside.stderr
+    assert "BUSINESS_API_SECRET_KEY is not set" in outside.stderr
 
 
 def readme_query() -> str:
@@ -54,10 +212,10 @@ def readme_query() -> str:
     )
 
 
-def connections_of(database: Path) -> dict[str, str]:
-    """The demo store's connections: public id -> provider."""
+def connections_of(database: Path, columns: str = "public_id, provider") -> dict[str, str]:
+    """The demo store's connections: public id -> provider, or two other columns."""
     with sqlite3.connect(database) as db:
-        return dict(db.execute("SELECT public_id, provider FROM provider_connections"))
+        return dict(db.execute(f"SELECT {columns} FROM provider_connections"))
 
 
 def connection_of(gid: str) -> str:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.server.conftest import ALL_SCOPES, World
+from tests.server.conftest import ALL_SCOPES, World, answered
 from tests.server.documents import PARTICIPANT_PAGE
 
 NAME_ONLY = "{ activeBusiness { name } }"
@@ -86,7 +86,7 @@ async def test_a_key_used_on_another_business_handle_is_refused_like_an_unknown_
     unknown_key = await world.query(NAME_ONLY, key="sk_000000000000_x", handle="acme")
     for response in (other, unknown_handle, unknown_key):
         assert_unauthenticated(response)
-    assert other.json() == unknown_key.json() == unknown_handle.json()
+    assert answered(other) == answered(unknown_key) == answered(unknown_handle)
 
 
 async def test_an_internal_field_is_forbidden_and_nothing_executes(world: World) -> None:

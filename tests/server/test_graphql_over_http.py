@@ -74,7 +74,10 @@ async def test_a_query_is_answered_in_the_accepted_media_type_with_utf8(
     expected = GRAPHQL_RESPONSE if accept == GRAPHQL_RESPONSE else JSON
     assert response.headers["content-type"] == f"{expected}; charset=utf-8"
     assert "Accept" in response.headers["vary"]
-    assert response.json() == {"data": {"activeBusiness": {"name": "Tremble Studios"}}}
+    assert response.json() == {
+        "data": {"activeBusiness": {"name": "Tremble Studios"}},
+        "extensions": {"cost": {"requestedQueryCost": 1, "actualQueryCost": 1}},
+    }
 
 
 async def test_a_request_without_an_accept_header_gets_application_json(world: World) -> None:
@@ -203,7 +206,10 @@ async def test_a_utf8_json_body_is_accepted_whatever_the_case_or_charset_paramet
     headers = {**_auth(world, JSON), "Content-Type": content_type}
     response = await world.client.post(URL, content=content, headers=headers)
     assert response.status_code == 200
-    assert response.json() == {"data": {"__type": None}}
+    assert response.json() == {
+        "data": {"__type": None},
+        "extensions": {"cost": {"requestedQueryCost": 0, "actualQueryCost": 0}},
+    }
 
 
 async def test_a_body_in_another_charset_is_an_unsupported_media_type(world: World) -> None:
@@ -217,7 +223,10 @@ async def test_a_query_can_be_sent_with_get(world: World) -> None:
     response = await get(world, accept=GRAPHQL_RESPONSE, query=NAME_ONLY)
     assert response.status_code == 200
     assert response.headers["content-type"] == f"{GRAPHQL_RESPONSE}; charset=utf-8"
-    assert response.json() == {"data": {"activeBusiness": {"name": "Tremble Studios"}}}
+    assert response.json() == {
+        "data": {"activeBusiness": {"name": "Tremble Studios"}},
+        "extensions": {"cost": {"requestedQueryCost": 1, "actualQueryCost": 1}},
+    }
 
 
 async def test_a_get_carries_variables_operation_name_and_extensions_as_json_text(
@@ -232,7 +241,10 @@ async def test_a_get_carries_variables_operation_name_and_extensions_as_json_tex
         extensions=json.dumps({"some": "value"}),
     )
     assert response.status_code == 200
-    assert response.json() == {"data": {"__type": {"name": "Business"}}}
+    assert response.json() == {
+        "data": {"__type": {"name": "Business"}},
+        "extensions": {"cost": {"requestedQueryCost": 0, "actualQueryCost": 0}},
+    }
 
 
 @pytest.mark.parametrize(

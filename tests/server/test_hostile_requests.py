@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from server.cli import main
-from tests.server.conftest import World
+from tests.server.conftest import World, answered
 
 NAME = "{ activeBusiness { name } }"
 
@@ -77,7 +77,10 @@ async def test_json_nested_1000_deep_is_still_read(world: World) -> None:
     content = '{"query": "' + NAME + '", "extensions": {"a": ' + nested(1_000) + "}}"
     response = await post_raw(world, content.encode())
     assert response.status_code == 200
-    assert response.json() == {"data": {"activeBusiness": {"name": "Tremble Studios"}}}
+    assert response.json() == {
+        "data": {"activeBusiness": {"name": "Tremble Studios"}},
+        "extensions": {"cost": {"requestedQueryCost": 1, "actualQueryCost": 1}},
+    }
 
 
 async def test_a_lone_surrogate_in_the_body_is_refused_without_echoing_it(world: World) -> None:
@@ -160,7 +163,7 @@ class TestFailedAuthentication:
         assert statuses == [401] * 5 + [429] * 3
         refused = await world.query(NAME, key="sk_000000000000_" + "B" * 43)
         assert refused.headers["Retry-After"] == "12"
-        assert refused.json()["errors"][0]["extensions"] == {
+        assert answered(refused)["errors"][0]["extensions"] == {
             "code": "RATE_LIMITED",
             "retryAfter": 12,
             "scope": "address",

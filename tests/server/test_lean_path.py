@@ -159,6 +159,4 @@ def test_two_workers_serve_one_port(tmp_path: Path) -> None:
             )
             for _ in range(20)
         ]
-    assert all(
-        a.json() == {"data": {"activeBusiness": {"name": "Tremble Studios"}}} for a in answers
-    )
+    assert all(a.json()["data"] == {"activeBusiness": {"name": "Tremble Studios"}} for a in answers)

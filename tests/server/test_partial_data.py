@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from server.providers.sessionboard.dataset import SessionboardDataset
-from tests.server.conftest import TREMBLE_CONTACTS, World
+from tests.server.conftest import TREMBLE_CONTACTS, World, answered
 
 PAGE = """query($after: String) { activeBusiness { id name
   participants(first: 25, after: $after) {
@@ -55,7 +55,7 @@ async def page(world: World, after: str | None) -> tuple[dict[str, Any], Any]:
     assert response.status_code == 200
     for leak in LEAKS:
         assert leak not in response.text
-    body = response.json()
+    body = answered(response)
     return body, body["data"]["activeBusiness"]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import ALL_SCOPES, World
+from tests.server.conftest import ALL_SCOPES, World, answered
 
 KEY_LIMIT = 5
 BUSINESS_LIMIT = 8
@@ -29,7 +29,7 @@ async def _key(world: World, handle: str = "tremble") -> str:
 def assert_rate_limited(response: httpx.Response, scope: str, retry_after: int) -> None:
     assert response.status_code == 429
     assert response.headers["Retry-After"] == str(retry_after)
-    error = response.json()["errors"][0]
+    error = answered(response)["errors"][0]
     assert error["extensions"] == {
         "code": "RATE_LIMITED",
         "retryAfter": retry_after,

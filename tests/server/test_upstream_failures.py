@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import World
+from tests.server.conftest import World, answered
 
 UPSTREAM_TIMEOUT = 0.2
 PAGE = """{ activeBusiness { name participants(first: 3) {
@@ -35,7 +35,7 @@ async def test_a_failing_participants_list_is_upstream_unavailable(
         setattr(world.emulator().faults, name, value)
     response = await world.query(PAGE)
     assert response.status_code == 200
-    body = response.json()
+    body = answered(response)
     business = body["data"]["activeBusiness"]
     assert business["name"] == "Tremble Studios"  # the business never depends on a provider
     assert business["participants"]["nodes"] == []

@@ -34,6 +34,13 @@ def business_path(account_id: str) -> str:
     return f"/{kind}s/{quote(business, safe='')}"
 
 
+async def probe(http: ProviderHttp, connection: ConnectionRecord) -> None:
+    """One smoke session of the venue or brand: the key, and that it belongs to that
+    business (403 otherwise; 404 for a business Boxpressd does not know)."""
+    path = business_path(connection.account_id) + "/sessions"
+    await http.get(path, mapping.SessionsPage, {"limit": 1})
+
+
 class BoxpressdCrawler:
     def __init__(self, http: ProviderHttp, connection: ConnectionRecord) -> None:
         self._http = http

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from schema.source import ConnectionRecord
-from server.providers.boxpressd.crawler import BoxpressdCrawler
+from server.providers.boxpressd.crawler import BoxpressdCrawler, probe
 from server.providers.boxpressd.mapping import PROVIDER
 from server.providers.http import ProviderHttp
 from server.providers.indexed import Crawler, IndexView, PersonIds
@@ -51,6 +51,7 @@ SPEC = ProviderSpec(
     ),
     default_base_url="https://api.boxpressd.com",
     headers=_headers,
+    probe=probe,
     crawler=_crawler,
     emulated=Emulated(
         dataset=_dataset,

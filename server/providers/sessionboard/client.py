@@ -30,6 +30,7 @@ from schema.records import (
     PurchaseRecord,
     RegistrationRecord,
 )
+from schema.source import ConnectionRecord
 from server.providers.base import Listed
 from server.providers.errors import InvalidResponse, ProviderNotFound
 from server.providers.http import PagingGuard, ProviderHttp
@@ -40,6 +41,21 @@ LAST_PAGE = 999  # and its last page number
 CONTACT_ORDER = {"sort": {"order": "createdAt", "sort": "asc"}}
 
 Page = TypeVar("Page", mapping.EventsPage, mapping.SessionsPage)
+
+
+def contacts_path(organization: str) -> str:
+    return f"/v1/organization/{quote(organization, safe='')}/contacts"
+
+
+async def probe(http: ProviderHttp, connection: ConnectionRecord) -> None:
+    """The organisation's contacts, one to a page: the token, its `read:contacts` scope
+    and the organisation id checked in the smallest list call there is."""
+    await http.post(
+        contacts_path(connection.account_id),
+        CONTACT_ORDER,
+        mapping.ContactsPage,
+        params={"page": 1, "pageSize": 1},
+    )
 
 
 def _position(page: int, index: int) -> str:
@@ -73,7 +89,7 @@ class SessionboardAdapter:
     def __init__(self, http: ProviderHttp, *, connection: str, organization: str) -> None:
         self.connection = connection
         self._http = http
-        self._contacts_path = f"/v1/organization/{quote(organization, safe='')}/contacts"
+        self._contacts_path = contacts_path(organization)
         self._sessions: tuple[float, Sessions] | None = None
         self._reading: asyncio.Task[Sessions] | None = None
 

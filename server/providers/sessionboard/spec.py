@@ -8,7 +8,7 @@ from typing import Any
 from schema.source import ConnectionRecord
 from server.providers.base import ProviderAdapter
 from server.providers.http import ProviderHttp
-from server.providers.sessionboard.client import SessionboardAdapter
+from server.providers.sessionboard.client import SessionboardAdapter, probe
 from server.providers.sessionboard.mapping import PROVIDER
 from server.providers.spec import AccountId, Emulated, OutboundLimit, ProviderSpec
 
@@ -59,6 +59,7 @@ SPEC = ProviderSpec(
     account_id=AccountId("the Sessionboard organization id", _check_organization, "4512"),
     default_base_url="https://public-api.sessionboard.com",
     headers=_headers,
+    probe=probe,
     adapter=_adapter,
     emulated=Emulated(
         dataset=_dataset,

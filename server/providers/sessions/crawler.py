@@ -37,6 +37,12 @@ UPCOMING = timedelta(days=30)
 PARTICIPANTS_LIST, BOOKING = 1, 2  # precedence: a booking outranks a participants list
 
 
+async def probe(http: ProviderHttp, connection: ConnectionRecord) -> None:
+    """The first page of sessions: exactly one request of the key's 10 a minute (the
+    lists have no smaller page, and no cheaper endpoint checks the key)."""
+    await http.get("/api/sessions", cast(Any, mapping.ListBody), {"page": 1})
+
+
 class SessionsCrawler:
     def __init__(
         self,

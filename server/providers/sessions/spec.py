@@ -8,7 +8,7 @@ from typing import Any
 from schema.source import ConnectionRecord
 from server.providers.http import ProviderHttp
 from server.providers.indexed import Crawler, IndexView, PersonIds
-from server.providers.sessions.crawler import SessionsCrawler
+from server.providers.sessions.crawler import SessionsCrawler, probe
 from server.providers.sessions.mapping import PROVIDER
 from server.providers.spec import AccountId, Emulated, OutboundLimit, ProviderSpec
 
@@ -54,6 +54,7 @@ SPEC = ProviderSpec(
     ),
     default_base_url="https://api.app.sessions.us",
     headers=_headers,
+    probe=probe,
     crawler=_crawler,
     emulated=Emulated(
         dataset=_dataset,

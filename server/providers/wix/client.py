@@ -23,6 +23,7 @@ from schema.records import (
     PurchaseRecord,
     RegistrationRecord,
 )
+from schema.source import ConnectionRecord
 from server.providers.base import Listed
 from server.providers.errors import InvalidResponse, ProviderNotFound
 from server.providers.http import PagingGuard, ProviderHttp
@@ -53,6 +54,13 @@ def _cursor_and_skip(position: str | None) -> tuple[str | None, int]:
     if (cursor is None or isinstance(cursor, str)) and type(skip) is int and skip >= 0:
         return cursor, skip
     raise BadUserInput("The `after` cursor is not valid for this list.")
+
+
+async def probe(http: ProviderHttp, connection: ConnectionRecord) -> None:
+    """One contacts query for one contact: the key and the site id both checked, for
+    the price of the smallest read the adapter makes."""
+    query = {"query": {"cursorPaging": {"limit": 1}}}
+    await http.post("/contacts/v4/contacts/query", query, mapping.ContactsPage)
 
 
 def _chunks(values: Sequence[str], size: int = IN_FILTER_MAX) -> list[Sequence[str]]:

@@ -9,7 +9,7 @@ from schema.source import ConnectionRecord
 from server.providers.base import ProviderAdapter
 from server.providers.http import ProviderHttp
 from server.providers.spec import AccountId, Emulated, ProviderSpec
-from server.providers.wix.client import WixAdapter
+from server.providers.wix.client import WixAdapter, probe
 from server.providers.wix.mapping import PROVIDER
 
 _SITE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{2,63}")
@@ -47,6 +47,7 @@ SPEC = ProviderSpec(
     account_id=AccountId("the Wix site id", _check_site_id, "1c5e1c8e-7b7f-4a57-a1f3-4f2d0c0b7f3e"),
     default_base_url="https://www.wixapis.com",
     headers=_headers,
+    probe=probe,
     adapter=_adapter,
     emulated=Emulated(
         dataset=_dataset,

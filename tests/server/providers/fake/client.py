@@ -15,6 +15,7 @@ from schema.records import (
     RegistrationRecord,
 )
 from schema.scalars import Instant
+from schema.source import ConnectionRecord
 from server.providers.base import Listed
 from server.providers.http import ProviderHttp
 
@@ -27,6 +28,10 @@ class Person(msgspec.Struct):
 
 class People(msgspec.Struct):
     people: list[Person]
+
+
+async def probe(http: ProviderHttp, connection: ConnectionRecord) -> None:
+    await http.get("/people", People, {"offset": 0, "limit": 1})
 
 
 class FakeAdapter:

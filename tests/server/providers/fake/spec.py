@@ -8,7 +8,7 @@ from schema.source import ConnectionRecord
 from server.providers.base import ProviderAdapter
 from server.providers.http import ProviderHttp
 from server.providers.spec import AccountId, Emulated, ProviderSpec
-from tests.server.providers.fake.client import FakeAdapter
+from tests.server.providers.fake.client import FakeAdapter, probe
 
 
 def _adapter(http: ProviderHttp, connection: ConnectionRecord) -> ProviderAdapter:
@@ -34,6 +34,7 @@ SPEC = ProviderSpec(
     account_id=AccountId("anything"),
     default_base_url="https://fake.example",
     headers=lambda account_id, credential: {"x-fake-token": credential},
+    probe=probe,
     adapter=_adapter,
     emulated=Emulated(_dataset, _emulator, "fake-account", "people → participants"),
 )

@@ -1,0 +1,82 @@
+"""What the reference says of query cost: each field's cost, and the rules with the Business
+API document's example query priced term by term, all worked out from the cost table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphql import (
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+    get_nullable_type,
+    is_leaf_type,
+    is_list_type,
+    parse,
+)
+from graphql.execution.executor import Executor as GraphQLExecutor
+
+from schema.policy.cost_table import CostTable, default_first, is_connection
+from schema.query_cost import price
+
+# The Business API document's example query, word for word.
+EXAMPLE_QUERY = """\
+query {
+  activeBusiness {
+    id
+    name
+    participants(first: 25) {
+      nodes {
+        id
+        name
+        email
+        emailMarketingConsent { status at }
+        registrations(first: 10) {
+          nodes { id status confirmedAt activitySession { id } }
+        }
+        productPurchases(first: 10) {
+          nodes { id status pricePaid purchasedAt product { id } }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class CostDoc:
+    object: int
+    connection: int
+    types: dict[str, int]  # the types whose objects cost other than `object`
+    example: str
+    example_cost: int
+    example_sum: str  # how it adds up, field by field
+
+
+def field_cost(table: CostTable, owner: GraphQLObjectType, name: str) -> str:
+    """A field's cost as the reference states it: its own points (for each item of a
+    list), a connection's formula with its default `first`."""
+    definition = owner.fields[name]
+    target = get_named_type(definition.type)
+    own = table.of_field(owner.name, name)
+    if is_connection(target, definition):
+        points = table.connection if own is None else own
+        first = default_first(definition)
+        return f"{points} + first × item (first = {first} by default)"
+    if is_leaf_type(target):
+        return str(own or 0)
+    points = table.of_object(target.name) if own is None else own
+    listed = is_list_type(get_nullable_type(definition.type))  # type: ignore[arg-type]
+    return f"{points} each" if listed else str(points)
+
+
+def cost_doc(table: CostTable, public: GraphQLSchema) -> CostDoc:
+    """`public` is the slice a key with every scope sees."""
+    built = GraphQLExecutor.build(public, parse(EXAMPLE_QUERY))
+    assert not isinstance(built, list), built
+    priced = price(public, table, built, explain=True)
+    types = {name: points for name, points in table.types.items() if points != table.object}
+    return CostDoc(
+        table.object, table.connection, types, EXAMPLE_QUERY, priced.requested, priced.explained
+    )

@@ -1,0 +1,249 @@
+"""Prices from the document: Shopify's rules over the key's slice, fields merged as
+execution merges them, `first` from the arguments, the variables or the schema's default,
+and linear time however the fragments multiply. Then the actual cost over answers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import build_schema, parse
+from graphql.execution.executor import Executor as GraphQLExecutor
+
+from schema import compiled
+from schema.api import Query
+from schema.policy import SchemaSlices, load_policy
+from schema.policy.cost_table import CostTable, CostTableError, check_cost_table
+from schema.policy.reference import build_reference, render_markdown
+from schema.query_cost import Price, price, price_key
+from tests.schema.test_operation_limits import fan_out
+from tests.server.documents import EXAMPLE_QUERY
+
+POLICY_PATH = Path(__file__).resolve().parents[2] / "policies" / "business-api.toml"
+
+
+@pytest.fixture(scope="module")
+def slices() -> SchemaSlices:
+    return SchemaSlices(load_policy(POLICY_PATH), Query)
+
+
+def priced(
+    slices: SchemaSlices,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    table: CostTable | None = None,
+) -> Price:
+    schema = slices.for_scopes(frozenset(slices.policy.scopes))
+    built = compiled.build(schema, parse(query), variables, None)
+    assert not isinstance(built, list), built
+    return price(schema._schema, table or slices.policy.cost, built, explain=True)
+
+
+def cost(slices: SchemaSlices, query: str, variables: dict[str, Any] | None = None) -> int:
+    return priced(slices, query, variables).requested
+
+
+def test_the_documents_example_query_costs_1153(slices: SchemaSlices) -> None:
+    # activeBusiness 1 + participants (2 + 25 × (participant 1 + consent 1
+    #   + registrations (2 + 10 × (1 + activitySession 1))
+    #   + productPurchases (2 + 10 × (1 + product 1))))
+    assert cost(slices, EXAMPLE_QUERY) == 1 + 2 + 25 * (1 + 1 + (2 + 10 * 2) + (2 + 10 * 2))
+    assert cost(slices, EXAMPLE_QUERY) == 1153
+
+
+def test_objects_cost_one_scalars_nothing_and_page_info_nothing(slices: SchemaSlices) -> None:
+    assert cost(slices, "{ activeBusiness { id name } }") == 1
+    assert cost(slices, "{ __typename activeBusiness { __typename } }") == 1
+    page_info = "{ activeBusiness { participants(first: 3) { pageInfo { hasNextPage } } } }"
+    assert cost(slices, page_info) == 1 + 2
+
+
+def test_first_defaults_to_the_schemas_default(slices: SchemaSlices) -> None:
+    assert cost(slices, "{ activeBusiness { participants { nodes { id } } } }") == 1 + 2 + 25
+
+
+def test_first_is_read_from_the_variables(slices: SchemaSlices) -> None:
+    query = "query($n: Int) { activeBusiness { participants(first: $n) { nodes { id } } } }"
+    assert cost(slices, query, {"n": 7}) == 1 + 2 + 7
+    assert cost(slices, query, {}) == 1 + 2 + 25  # absent: the argument's default
+    assert cost(slices, query, {"n": None}) == 1 + 2  # null: refused when it runs, reads nothing
+    with_default = query.replace("$n: Int", "$n: Int = 4")
+    assert cost(slices, with_default, {}) == 1 + 2 + 4
+
+
+def test_fields_merged_by_fragments_are_priced_once(slices: SchemaSlices) -> None:
+    query = """{ activeBusiness { ...A ...B participants(first: 2) { nodes { name } } } }
+      fragment A on Business { participants(first: 2) { nodes { id } } }
+      fragment B on Business { ... on Business { participants(first: 2) { nodes { id } } } }"""
+    assert cost(slices, query) == 1 + 2 + 2
+
+
+def test_sub_selections_of_merged_fields_are_merged_too(slices: SchemaSlices) -> None:
+    query = """{ activeBusiness { participants(first: 2) {
+        nodes { registrations(first: 3) { nodes { id } } }
+        nodes { registrations(first: 3) { nodes { status } }
+                productPurchases(first: 1) { nodes { id } } }
+      } } }"""
+    assert cost(slices, query) == 1 + 2 + 2 * (1 + (2 + 3) + (2 + 1))
+
+
+def test_aliases_cost_separately(slices: SchemaSlices) -> None:
+    query = """{ activeBusiness {
+        a: participants(first: 5) { nodes { id } }
+        b: participants(first: 5) { nodes { id } } } }"""
+    assert cost(slices, query) == 1 + 2 * (2 + 5)
+
+
+def test_skip_and_include_are_resolved_from_the_variables(slices: SchemaSlices) -> None:
+    query = """query($skip: Boolean!, $with: Boolean!) { activeBusiness {
+        participants(first: 10) @skip(if: $skip) { nodes { id } }
+        ... on Business @include(if: $with) { more: participants(first: 3) { nodes { id } } } } }"""
+    assert cost(slices, query, {"skip": False, "with": True}) == 1 + (2 + 10) + (2 + 3)
+    assert cost(slices, query, {"skip": True, "with": True}) == 1 + (2 + 3)
+    assert cost(slices, query, {"skip": True, "with": False}) == 1
+
+
+def test_the_price_key_holds_only_what_the_price_reads(slices: SchemaSlices) -> None:
+    query = """query Page($n: Int, $after: String, $s: Boolean!) { activeBusiness {
+        participants(first: $n, after: $after) @skip(if: $s) { nodes { id } } } }"""
+    schema = slices.for_scopes(frozenset(slices.policy.scopes))
+    document = parse(query)
+
+    def key(variables: dict[str, Any]) -> Any:
+        built = compiled.build(schema, document, variables, None)
+        assert not isinstance(built, list)
+        return price_key(document, built, {})
+
+    assert key({"n": 5, "s": False}) == key({"n": 5, "s": False, "after": "abc"})
+    assert key({"n": 5, "s": False}) != key({"n": 6, "s": False})
+    assert key({"n": 5, "s": False}) != key({"n": 5, "s": True})
+    assert key({"s": False}) != key({"n": None, "s": False})
+
+
+def test_pricing_is_linear_however_fragments_multiply(slices: SchemaSlices) -> None:
+    # 8**200 spreads once expanded; execution merges them all into one field.
+    query = fan_out(200, 8, leaf="participants(first: 4) { nodes { id } }")
+    schema = slices.for_scopes(frozenset(slices.policy.scopes))
+    built = compiled.build(schema, parse(query), None, None)
+    assert not isinstance(built, list)
+    began = time.perf_counter()
+    found = price(schema._schema, slices.policy.cost, built)
+    elapsed = time.perf_counter() - began
+    assert found.requested == 1 + 2 + 4
+    assert elapsed < 0.01
+
+
+RECURSIVE = build_schema("type Query { node: Node } type Node { id: ID next: Node }")
+
+
+def test_each_fragment_and_merged_field_is_priced_once_where_aliases_fan_out() -> None:
+    # Each level selects the next one under two aliases: 2**60 objects at the bottom,
+    # priced in a pass over 60 fragments.
+    levels = 60
+    fragments = " ".join(
+        f"fragment F{i} on Node {{ a: next {{ ...F{i + 1} }} b: next {{ ...F{i + 1} }} }}"
+        for i in range(levels)
+    )
+    query = f"{{ node {{ ...F0 }} }} {fragments} fragment F{levels} on Node {{ id }}"
+    built = GraphQLExecutor.build(RECURSIVE, parse(query))
+    assert not isinstance(built, list)
+    began = time.perf_counter()
+    found = price(RECURSIVE, CostTable(), built)
+    elapsed = time.perf_counter() - began
+    assert found.requested == 2 ** (levels + 1) - 1  # 1 + 2 + 4 + … + 2**60
+    assert elapsed < 0.01
+
+
+def test_the_reference_example_is_written_out_term_by_term(slices: SchemaSlices) -> None:
+    explained = priced(slices, EXAMPLE_QUERY).explained
+    assert explained == (
+        "`activeBusiness` (1 + `participants` (2 + 25 × (1 + `emailMarketingConsent` 1 + "
+        "`registrations` (2 + 10 × (1 + `activitySession` 1)) + "
+        "`productPurchases` (2 + 10 × (1 + `product` 1)))))"
+    )
+
+
+def test_the_table_overrides_types_and_fields(slices: SchemaSlices) -> None:
+    table = CostTable(
+        object=2,
+        connection=5,
+        types={"PageInfo": 0, "ActivitySession": 0},
+        fields={("BusinessParticipant", "email"): 3},
+    )
+    query = """{ activeBusiness { participants(first: 2) { pageInfo { endCursor }
+        nodes { email registrations(first: 1) { nodes { activitySession { id } } } } } } }"""
+    assert priced(slices, query, table=table).requested == 2 + 5 + 2 * (2 + 3 + (5 + 1 * 2))
+
+
+# -- the actual cost, over answers
+
+
+def page(participants: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"activeBusiness": {"id": "b", "participants": {"nodes": participants}}}
+
+
+def test_the_actual_cost_counts_what_the_page_returned(slices: SchemaSlices) -> None:
+    found = priced(slices, EXAMPLE_QUERY)
+    one = {
+        "id": "p",
+        "emailMarketingConsent": {"status": "granted"},
+        "registrations": {"nodes": [{"id": "r", "activitySession": {"id": "s"}}] * 3},
+        "productPurchases": {"nodes": []},
+    }
+    without_consent = {**one, "emailMarketingConsent": None}
+    assert found.actual(page([one])) == 1 + 2 + (1 + 1 + (2 + 3 * 2) + 2)
+    assert found.actual(page([one, without_consent])) == 1 + 2 + 12 + 11
+    assert found.actual({"activeBusiness": None}) == 0
+    assert found.actual(None) == 0
+    assert found.report(page([])) == {"requestedQueryCost": 1153, "actualQueryCost": 3}
+
+
+# -- the table's own checks, on a tiny schema
+
+TINY = build_schema("""
+type Query { shop: Shop }
+type Shop { items(first: Int = 10): ItemConnection! everything: [Item!]!
+  some(first: Int): ItemConnection! unpaged: ItemConnection! }
+type ItemConnection { nodes: [Item!]! }
+type Item { id: ID! }
+""")
+
+
+def test_an_exposed_list_must_be_a_connection_with_a_default_first() -> None:
+    def refusal(field_name: str) -> str:
+        with pytest.raises(CostTableError) as raised:
+            check_cost_table(CostTable(), TINY, [("Shop", field_name)], lambda t, k: "at")
+        return str(raised.value)
+
+    check_cost_table(
+        CostTable(), TINY, [("Shop", "items"), ("ItemConnection", "nodes")], lambda t, k: "at"
+    )
+    assert "`Shop.everything` is a list of objects outside a connection" in refusal("everything")
+    assert "`Shop.some` is a connection whose `first` has no default" in refusal("some")
+    assert "`Shop.unpaged` returns a connection but takes no `first`" in refusal("unpaged")
+
+
+# -- the reference
+
+
+def test_the_reference_lists_each_fields_cost_and_prices_the_example(
+    slices: SchemaSlices,
+) -> None:
+    public = slices.for_scopes(frozenset(slices.policy.scopes))
+    reference = build_reference(slices.policy, public._schema, public.as_str())
+    costs = {(t.name, f.name): f.cost for t in reference.types for f in t.fields}
+    assert costs[("Query", "activeBusiness")] == "1"
+    assert costs[("Business", "name")] == "0"
+    assert costs[("Business", "participants")] == "2 + first × item (first = 25 by default)"
+    assert costs[("BusinessParticipantConnection", "nodes")] == "1 each"
+    assert costs[("BusinessParticipantConnection", "pageInfo")] == "0"
+    assert costs[("BusinessParticipant", "emailMarketingConsent")] == "1"
+    assert reference.cost is not None
+    assert reference.cost.example.strip() == EXAMPLE_QUERY.strip()
+    assert reference.cost.example_cost == 1153
+    markdown = render_markdown(reference)
+    assert "| 2 + first × item (first = 25 by default) |" in markdown
+    assert "(2 + 10 × (1 + `product` 1))))) = **1153**" in markdown
+    assert "by default 4612, four times this example" in markdown
