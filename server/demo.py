@@ -33,7 +33,7 @@ from server.app import create_app, uvicorn_options
 from server.demo_env import DEMO_ENV_FILE, DEMO_KEY, read_env_file, write_env_file
 from server.http.graphiql import EXAMPLE_QUERY
 from server.providers.spec import ProviderSpec
-from server.services import REQUIRED_SCOPE, Services
+from server.services import Services
 from server.serving import configure_logging
 from server.settings import Settings
 from server.store.database import migrate
@@ -160,8 +160,7 @@ async def prepare(settings: Settings, base: str, saved_key: str | None = None) -
             connections.append(
                 EmulatedConnection(spec, url, config.connection.account_id, config.credential)
             )
-        scopes = list(services.policy.scopes)
-        assert REQUIRED_SCOPE in scopes
+        scopes = list(services.policy.scopes)  # every scope: the demo's key reads it all
         api_key, reused, revoked = await _demo_key(store, business.id, scopes, saved_key)
         return DemoSetup(api_key, reused, revoked, tuple(connections))
     finally:

@@ -36,8 +36,6 @@ from server.store.repository import Store
 from server.store_watch import StoreWatcher
 from server.sync import SyncWorker
 
-REQUIRED_SCOPE = "business:read"
-
 
 def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
     """Load the policy and refuse to start on any defect (it names the file and line)."""
