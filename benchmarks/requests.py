@@ -29,29 +29,11 @@ from pathlib import Path
 
 import httpx
 
+from schema.example import EXAMPLE_QUERY as QUERY
+
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 SECRET = "benchmark-secret-key-0123456789abcdef"
-QUERY = """query {
-  activeBusiness {
-    id
-    name
-    participants(first: 25) {
-      nodes {
-        id
-        name
-        email
-        emailMarketingConsent { status at }
-        registrations(first: 10) {
-          nodes { id status confirmedAt activitySession { id } }
-        }
-        productPurchases(first: 10) {
-          nodes { id status pricePaid purchasedAt product { id } }
-        }
-      }
-    }
-  }
-}"""
 
 
 def free_port() -> int:

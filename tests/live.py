@@ -87,16 +87,16 @@ def _command(executable: Path | None = None) -> list[str]:
 
 
 def business_api(
-    folder: Path, *arguments: str, executable: Path | None = None
+    folder: Path, *arguments: str, executable: Path | None = None, **settings: str
 ) -> subprocess.CompletedProcess[str]:
-    """The installed `business-api` command run in `folder`, with no BUSINESS_API_* setting
-    in its environment, as a user would type it there."""
+    """The installed `business-api` command run in `folder`, with only the given
+    BUSINESS_API_* settings in its environment, as a user would type it there."""
     return subprocess.run(
         [*_command(executable), *arguments],
         cwd=folder,
         capture_output=True,
         text=True,
-        env=_environ({}),
+        env=_environ(settings),
         timeout=60,
     )
 

@@ -16,32 +16,9 @@ from graphql import (
 )
 from graphql.execution.executor import Executor as GraphQLExecutor
 
+from schema.example import EXAMPLE_QUERY
 from schema.policy.cost_table import CostTable, default_first, is_connection
 from schema.query_cost import price
-
-# The Business API document's example query, word for word.
-EXAMPLE_QUERY = """\
-query {
-  activeBusiness {
-    id
-    name
-    participants(first: 25) {
-      nodes {
-        id
-        name
-        email
-        emailMarketingConsent { status at }
-        registrations(first: 10) {
-          nodes { id status confirmedAt activitySession { id } }
-        }
-        productPurchases(first: 10) {
-          nodes { id status pricePaid purchasedAt product { id } }
-        }
-      }
-    }
-  }
-}
-"""
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,6 @@
 """GraphQL documents shared by the server tests."""
 
-EXAMPLE_QUERY = """
-query {
-  activeBusiness {
-    id
-    name
-    participants(first: 25) {
-      nodes {
-        id
-        name
-        email
-        emailMarketingConsent { status at }
-        registrations(first: 10) {
-          nodes { id status confirmedAt activitySession { id } }
-        }
-        productPurchases(first: 10) {
-          nodes { id status pricePaid purchasedAt product { id } }
-        }
-      }
-    }
-  }
-}
-"""
+from schema.example import EXAMPLE_QUERY  # noqa: F401 (shared with the tests)
 
 PARTICIPANT_PAGE = """
 query Page($after: String) {

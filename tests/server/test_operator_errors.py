@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -21,30 +19,16 @@ from server.app import create_app
 from server.cli import main
 from server.settings import Settings, specs
 from server.store.database import alembic_config, create_engine
+from tests import live
 from tests.live import free_port, running_server
 
 SECRET = "operator-test-secret-key-0123456789"
 NOT_READY = 2
 
 
-def _business_api() -> list[str]:
-    script = Path(sys.executable).with_name("business-api")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
-
-
-def business_api(
-    folder: Path, *arguments: str, timeout: float = 60, **environ: str
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BUSINESS_API_")}
-    env.update({"BUSINESS_API_SECRET_KEY": SECRET, **environ})
-    return subprocess.run(
-        [*_business_api(), *arguments],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def business_api(folder: Path, *arguments: str, **environ: str) -> subprocess.CompletedProcess[str]:
+    """The installed command with this module's secret key (and the settings given)."""
+    return live.business_api(folder, *arguments, **{"BUSINESS_API_SECRET_KEY": SECRET, **environ})
 
 
 def one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
