@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 import sqlite3
 import stat
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -77,6 +78,23 @@ def test_running_the_demo_again_reuses_the_store_and_its_key(tmp_path: Path) -> 
     assert first["id"] == second["id"]
     assert first["participants"]["nodes"] == second["participants"]["nodes"]
     assert _key_states(tmp_path) == {_key_id(first_key): "active"}
+    _assert_git_ignores_what_holds_secrets(tmp_path)
+
+
+def _assert_git_ignores_what_holds_secrets(folder: Path) -> None:
+    """Run in a checkout, the demo's store and settings file (the secret key, the key)
+    never show up as files to commit."""
+    written = sorted(p.name for p in folder.iterdir() if p.is_file())
+    assert DEMO_ENV_FILE.name in written and any(n.endswith(".db") for n in written)
+    checked = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin", "-v", "-n"],
+        input="".join(f"{name}\n" for name in [*written, "business-api.secret"]),
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    unignored = [line for line in checked.stdout.splitlines() if line.startswith("::")]
+    assert checked.stdout and not unignored, unignored
 
 
 def test_a_demo_key_the_store_no_longer_accepts_is_replaced_and_earlier_ones_revoked(

@@ -33,6 +33,12 @@ def test_the_secret_key_never_shows_in_a_repr() -> None:
         ({"BUSINESS_API_SECRET_KEY": "short"}, "BUSINESS_API_SECRET_KEY"),
         ({**SECRET, "BUSINESS_API_KEY_RATE_LIMIT": "0"}, "BUSINESS_API_KEY_RATE_LIMIT"),
         ({**SECRET, "BUSINESS_API_MAX_DEPTH": "deep"}, "BUSINESS_API_MAX_DEPTH"),
+        ({**SECRET, "BUSINESS_API_MAX_BODY_BYTES": "-1"}, "BUSINESS_API_MAX_BODY_BYTES"),
+        ({**SECRET, "BUSINESS_API_EXECUTION_TIMEOUT": "0"}, "BUSINESS_API_EXECUTION_TIMEOUT"),
+        ({**SECRET, "BUSINESS_API_ADMIN_TOKEN": "short"}, "BUSINESS_API_ADMIN_TOKEN"),
+        ({**SECRET, "BUSINESS_API_STORE_POLL_SECONDS": "9"}, "BUSINESS_API_STORE_POLL_SECONDS"),
+        ({**SECRET, "BUSINESS_API_DATABASE_URL": "mysql://db/x"}, "BUSINESS_API_DATABASE_URL"),
+        ({**SECRET, "BUSINESS_API_LOG_FORMAT": "xml"}, "BUSINESS_API_LOG_FORMAT"),
     ],
 )
 def test_a_wrong_setting_is_an_error_naming_the_variable(
