@@ -177,7 +177,7 @@ class SyncWorker:
                         )
                     )
         except ProviderError as error:
-            message = _failure(error)
+            message = _failure(error, record.public_id)
             log.warning(
                 "sync failed: connection=%s provider=%s status=%s cause=%s",
                 record.public_id,
@@ -210,12 +210,12 @@ class SyncWorker:
             await asyncio.sleep(interval_seconds)
 
 
-def _failure(error: ProviderError) -> str:
+def _failure(error: ProviderError, connection: str) -> str:
     """What the operator is told, in `connections list` and by `business-api sync`."""
     if isinstance(error, ProviderRejected):
         return (
             f"the provider refused the credential (HTTP {error.status}): check it, then "
-            "`business-api connections update ID --credential -`"
+            f"`business-api connections update {connection} --credential -`"
         )
     if error.status == 404:
         return "the provider does not know this account (HTTP 404): check --account-id"
