@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from server.cli import main
 from server.providers.http import unreachable_reason
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
-from tests.live import free_port
+from tests.live import business_api, free_port
 
 GOOD = "good-credential-0123456789"
 WRONG = "wrong-credential-9876543210"
@@ -293,3 +294,50 @@ def test_the_reason_a_host_does_not_answer_comes_from_the_socket_error() -> None
     assert unreachable_reason(aiohttp.ServerDisconnectedError()) == (
         "closed the connection without answering"
     )
+
+
+def test_an_operators_first_session_at_a_terminal_gets_clear_answers(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    """The setup mistakes a new operator makes, typed to the installed command: each one a
+    single line saying what to do, nothing stored, no secret repeated; then it works."""
+    settings = {
+        "BUSINESS_API_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'store.db'}",
+        "BUSINESS_API_SECRET_KEY": "cli-test-secret-key-0123456789",
+        "BUSINESS_API_UPSTREAM_TIMEOUT": UPSTREAM_TIMEOUT,
+    }
+
+    def command(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return business_api(tmp_path, *arguments, **settings)
+
+    def refused(*arguments: str) -> str:
+        result = command(*arguments)
+        assert result.returncode == 1 and result.stdout == ""
+        assert "Traceback" not in result.stderr
+        [line] = result.stderr.strip().splitlines()
+        return line
+
+    wix = SPECS["wix"]
+    add = ("connections", "add", "--business", "tremble", "--provider", "wix")
+    site = ("--account-id", wix.emulated.account_id)
+    assert command("migrate").returncode == 0
+    assert command("businesses", "create", "--handle", "tremble", "--name", "T").returncode == 0
+
+    line = refused(*add, "--base-url", "not-a-url", *site, "--credential", GOOD)
+    assert "--base-url must be an http(s)" in line
+    line = refused(*add, "--base-url", upstream.base_url("wix"), *site, "--credential", WRONG)
+    assert line == "Error: Wix refused the credential (HTTP 401): check --credential."
+    assert command("connections", "list", "--json").stdout == ""  # nothing was stored
+    added = command(*add, "--base-url", upstream.base_url("wix"), *site, "--credential", GOOD)
+    assert added.returncode == 0 and GOOD not in added.stdout + added.stderr
+    header, row = command("connections", "list").stdout.splitlines()
+    assert header.split()[:3] == ["ID", "BUSINESS", "PROVIDER"]
+    assert row.split()[1:3] == ["tremble", "wix"]
+
+    key = ("keys", "create", "--business", "tremble", "--name", "crm", "--scopes")
+    line = refused(*key, "registrations:read")
+    assert line.startswith("Error: `registrations:read` needs `participants:read`: add it")
+    created = command(*key, "participants:read")
+    assert created.returncode == 0 and created.stdout.startswith("sk_")
+    assert "with scopes business:read, participants:read." in created.stderr
+    assert "registrations:read" in command(*key[:2], "--help").stdout
