@@ -286,10 +286,14 @@ def test_metrics_per_business_is_a_flag() -> None:
         Settings.from_environ({**base, "BUSINESS_API_METRICS_PER_BUSINESS": "maybe"})
 
 
-def _graphql_requests(base_url: str) -> float:
+def _scraped(base_url: str) -> Samples:
     answered = httpx.get(f"{base_url}/metrics", headers=ADMIN)
     assert answered.status_code == 200, answered.text
-    samples = parsed(answered.text)
+    return parsed(answered.text)
+
+
+def _graphql_requests(base_url: str) -> float:
+    samples = _scraped(base_url)
     return value(
         samples, "business_api_requests_total", endpoint="graphql", status="200", code="none"
     )
@@ -340,6 +344,29 @@ def test_two_workers_count_together_and_any_of_them_answers_the_scrape(tmp_path:
             assert answered.status_code == 200, answered.text
             sent += 1
         assert [_graphql_requests(base_url) for _ in range(2)] == [sent, sent]
+
+        # A scripted set, each request on a new connection (so to either worker): the
+        # scrape, from whichever worker answers it, counts all of it exactly.
+        before = _scraped(base_url)
+        codes = []
+        for bearer, query in [(key, NAMES), ("sk_000000000000_notakey", PLAIN)] * 3:
+            answered = httpx.post(
+                f"{base_url}/@tremble/api/graphql",
+                json={"query": query},
+                headers={"Authorization": f"Bearer {bearer}"},
+            )
+            codes.append((answered.status_code, answered.json()["errors"][0]["extensions"]["code"]))
+        refused_scope = codes[0][1]
+        assert codes == [(200, refused_scope), (401, "UNAUTHENTICATED")] * 3
+        after = _scraped(base_url)
+        assert moved(before, after, "business_api_requests_total", endpoint="graphql") == {
+            labels(status="200", code=refused_scope): 3,
+            labels(status="401", code="UNAUTHENTICATED"): 3,
+        }
+        assert moved(before, after, "business_api_request_duration_seconds_count") == {
+            labels(endpoint="graphql"): 6,
+            labels(endpoint="metrics"): 1,  # the first of the two scrapes
+        }
     assert list(temporary.iterdir()) == []  # the run's directory went with it
 
 
