@@ -70,4 +70,4 @@ def test_measuring_is_linear_however_fragments_multiply() -> None:
     elapsed = time.perf_counter() - began
     assert shape.fields == 1 + 8**200
     assert [e.extensions["code"] for e in errors] == ["MAX_FIELDS_EXCEEDED"]  # type: ignore[index]
-    assert elapsed < 0.05
+    assert elapsed < 0.5  # an expanding walk would never end; a loaded machine may pause

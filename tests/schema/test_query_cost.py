@@ -132,7 +132,7 @@ def test_pricing_is_linear_however_fragments_multiply(slices: SchemaSlices) -> N
     found = price(schema._schema, slices.policy.cost, built)
     elapsed = time.perf_counter() - began
     assert found.requested == 1 + 2 + 4
-    assert elapsed < 0.01
+    assert elapsed < 0.5  # an expanding walk would never end; a loaded machine may pause
 
 
 RECURSIVE = build_schema("type Query { node: Node } type Node { id: ID next: Node }")
@@ -153,7 +153,7 @@ def test_each_fragment_and_merged_field_is_priced_once_where_aliases_fan_out() -
     found = price(RECURSIVE, CostTable(), built)
     elapsed = time.perf_counter() - began
     assert found.requested == 2 ** (levels + 1) - 1  # 1 + 2 + 4 + … + 2**60
-    assert elapsed < 0.01
+    assert elapsed < 0.5  # an expanding walk would never end; a loaded machine may pause
 
 
 def test_the_reference_example_is_written_out_term_by_term(slices: SchemaSlices) -> None:

@@ -94,4 +94,4 @@ async def test_relation_calls_for_different_connections_run_at_the_same_time(
     assert world.upstream_calls(provider="wix")["bookings.query"] == 1
     # Two listing calls one after the other, then both relation calls together: three
     # latencies, not four.
-    assert 3 * latency <= elapsed < 3.6 * latency
+    assert 3 * latency <= elapsed < 3.9 * latency  # four would be 4 * latency
