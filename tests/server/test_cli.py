@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
 import sqlite3
-import threading
 from pathlib import Path
 
 import click
@@ -326,39 +324,6 @@ def test_indexed_providers_are_added_with_their_own_account_forms(run) -> None: 
         ("sessions", "indexed", 0),
         ("boxpressd", "indexed", 0),
     ]
-
-
-def test_a_failed_sync_says_why_and_connections_list_keeps_saying_it(run) -> None:  # type: ignore[no-untyped-def]
-    class Refusing(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
-            self.send_response(401)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"error": "invalid api key"}')
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    provider = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    threading.Thread(target=provider.serve_forever, daemon=True).start()
-    try:
-        run("businesses", "create", "--handle", "tremble", "--name", "Tremble")
-        added = run(
-            *("connections", "add", "--business", "tremble", "--provider", "sessions"),
-            *("--credential", "wrong", "--no-verify"),
-            *("--base-url", f"http://127.0.0.1:{provider.server_port}"),
-        )
-        assert added.exit_code == 0, added.output
-        synced = run("sync")
-    finally:
-        provider.shutdown()
-    assert synced.exit_code == 1
-    [line] = [line for line in synced.stderr.splitlines() if line.startswith("Error")]
-    assert "sessions" in line and "Traceback" not in synced.stderr
-    [row] = [json.loads(line) for line in run("connections", "list", "--json").stdout.splitlines()]
-    assert row["last_error"] not in ("-", None) and row["last_error"] in line
-    assert row["indexed"] == 0
-    assert f"business-api connections update {row['id']} --credential -" in row["last_error"]
 
 
 def test_serve_with_workers_needs_redis(run) -> None:  # type: ignore[no-untyped-def]

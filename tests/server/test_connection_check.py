@@ -296,6 +296,21 @@ def test_the_reason_a_host_does_not_answer_comes_from_the_socket_error() -> None
     )
 
 
+def test_a_failed_sync_says_why_and_connections_list_keeps_saying_it(
+    run, upstream: Upstream
+) -> None:  # type: ignore[no-untyped-def]
+    sessions = SPECS["sessions"]
+    assert add(run, sessions, upstream.base_url("sessions"), WRONG, "--no-verify").exit_code == 0
+    synced = run("sync")
+    assert synced.exit_code == 1
+    [line] = [line for line in synced.stderr.splitlines() if line.startswith("Error")]
+    assert "sessions" in line and "Traceback" not in synced.stderr
+    [row] = stored(run)
+    assert row["last_error"] not in ("-", None) and row["last_error"] in line
+    assert row["indexed"] == 0
+    assert f"business-api connections update {row['id']} --credential -" in row["last_error"]
+
+
 def test_an_operators_first_session_at_a_terminal_gets_clear_answers(
     tmp_path: Path, upstream: Upstream
 ) -> None:
