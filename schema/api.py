@@ -81,7 +81,7 @@ async def _nodes(info: Info, gids: list[str]) -> list[NodeValue]:
             key = ActivitySessionKey(gid.connection, gid.provider_id)
             session = await loaders.activity_session_by_key.load(key)
             provider = providers.get(gid.connection, "")
-            return ActivitySession(key=key, business=owner, provider=provider) if session else None
+            return ActivitySession(key, owner, provider) if session else None
         raise BadUserInput(f"{gid.type_name} IDs cannot be fetched with `node`.")
 
     return list(await asyncio.gather(*(load(gid) for gid in decoded)))

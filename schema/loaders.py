@@ -16,20 +16,25 @@ from schema.source import BusinessSource
 from schema.tracing import tracer
 
 
-class _SharedLoader(DataLoader):
+class SharedLoader(DataLoader):
     """A DataLoader whose futures outlive any one waiter. Many fields wait on one future
     (every participant of a page on one batch); when graphql-core cancels a field (its
     sibling failed and nulled their parent), the cancellation must stop that wait only,
     not the batch every other field is waiting for."""
 
     def load(self, key: Any) -> asyncio.Future[Any]:
+        future = self.shared(key)
+        return future if future.done() else asyncio.shield(future)
+
+    def shared(self, key: Any) -> asyncio.Future[Any]:
+        """The batch's own future for `key`: to be waited on without cancelling it (as
+        `asyncio.wait` does), never awaited directly."""
         future = super().load(key)
-        if future.done():
-            return future
-        # The shield forgets the future once its own waiter is gone: a failure nobody
-        # else waits for is still a failure seen, not an "exception never retrieved".
-        future.add_done_callback(_seen)
-        return asyncio.shield(future)
+        if not future.done():
+            # A failure nobody is left waiting for is still a failure seen, not an
+            # "exception never retrieved".
+            future.add_done_callback(_seen)
+        return future
 
 
 def _seen(future: asyncio.Future[Any]) -> None:
@@ -61,7 +66,7 @@ def _loader(
             if task is not None:
                 running.discard(task)
 
-    return _SharedLoader(load)
+    return SharedLoader(load)
 
 
 class Loaders:

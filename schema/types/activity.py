@@ -53,6 +53,11 @@ class ActivitySession:
     business: strawberry.Private[BusinessRecord]
     provider: strawberry.Private[str]
 
+    def __init__(self, key: ActivitySessionKey, business: BusinessRecord, provider: str) -> None:
+        # Positional (the dataclass's keyword-only one costs twice as much): one is built
+        # for every registration written.
+        self.key, self.business, self.provider = key, business, provider
+
     @strawberry.field(description="The activity session's global ID.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(
@@ -98,6 +103,13 @@ class ActivityRegistration:
     business: strawberry.Private[BusinessRecord]
     provider: strawberry.Private[str]
 
+    def __init__(
+        self, record: RegistrationRecord, connection: str, business: BusinessRecord, provider: str
+    ) -> None:
+        # Positional, as ActivitySession's: one is built for every registration written.
+        self.record, self.connection = record, connection
+        self.business, self.provider = business, provider
+
     @strawberry.field(description="The registration's global ID.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(
@@ -118,7 +130,7 @@ class ActivityRegistration:
     def activity_session(self) -> ActivitySession:
         # Built from the registration itself: selecting only `id` costs no upstream call.
         return ActivitySession(
-            key=ActivitySessionKey(self.connection, self.record.session_id),
-            business=self.business,
-            provider=self.provider,
+            ActivitySessionKey(self.connection, self.record.session_id),
+            self.business,
+            self.provider,
         )

@@ -19,6 +19,11 @@ class Product:
     record: strawberry.Private[ProductRecord]
     connection: strawberry.Private[str]
 
+    def __init__(self, record: ProductRecord, connection: str) -> None:
+        # Positional (the dataclass's keyword-only one costs twice as much): one is built
+        # for every purchase written.
+        self.record, self.connection = record, connection
+
     @strawberry.field(description="The product's global ID.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_gid("Product", self.connection, self.record.provider_id))
@@ -32,6 +37,10 @@ class Product:
 class ProductPurchase:
     record: strawberry.Private[PurchaseRecord]
     connection: strawberry.Private[str]
+
+    def __init__(self, record: PurchaseRecord, connection: str) -> None:
+        # Positional, as Product's: one is built for every purchase written.
+        self.record, self.connection = record, connection
 
     @strawberry.field(description="The purchase's global ID.")
     def id(self) -> strawberry.ID:
@@ -60,4 +69,4 @@ class ProductPurchase:
 
     @strawberry.field(description="The product bought. Selecting its `id` costs nothing extra.")
     def product(self) -> Product:
-        return Product(record=self.record.product, connection=self.connection)
+        return Product(self.record.product, self.connection)

@@ -16,8 +16,15 @@ def member_of(enum: type[E]) -> Callable[[str], E]:
     return {m.value: m for m in enum}.__getitem__
 
 
+class _Enum(Enum):
+    """Members are singletons, equal only to themselves: hashed by identity too, in C
+    (Enum's own hash is a Python call, and a member is looked up per record written)."""
+
+    __hash__ = object.__hash__
+
+
 @strawberry.enum(description="Where a participant's registration for an activity session stands.")
-class RegistrationStatus(Enum):
+class RegistrationStatus(_Enum):
     confirmed = strawberry.enum_value("confirmed", description="The place is confirmed.")
     pending = strawberry.enum_value("pending", description="Awaiting confirmation or payment.")
     cancelled = strawberry.enum_value("cancelled", description="Cancelled by either side.")
@@ -27,7 +34,7 @@ class RegistrationStatus(Enum):
 
 
 @strawberry.enum(description="Whether a participant agreed to receive marketing email.")
-class EmailMarketingConsentStatus(Enum):
+class EmailMarketingConsentStatus(_Enum):
     granted = strawberry.enum_value("granted", description="The participant opted in.")
     denied = strawberry.enum_value("denied", description="The participant opted out.")
     pending = strawberry.enum_value("pending", description="Opt-in asked, not yet confirmed.")
@@ -35,7 +42,7 @@ class EmailMarketingConsentStatus(Enum):
 
 
 @strawberry.enum(description="Where the payment of a product purchase stands.")
-class PurchaseStatus(Enum):
+class PurchaseStatus(_Enum):
     paid = strawberry.enum_value("paid", description="Paid in full.")
     pending = strawberry.enum_value("pending", description="Not paid yet.")
     partially_paid = strawberry.enum_value("partially_paid", description="Paid in part.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import strawberry
 from strawberry import UNSET
@@ -84,10 +84,17 @@ class Connection(Generic[T]):
         ]
 
 
-def stable_order(created_at: Instant | None, provider_id: str) -> tuple[str, str]:
+class Dated(Protocol):
+    @property
+    def created_at(self) -> Instant | None: ...
+    @property
+    def provider_id(self) -> str: ...
+
+
+def stable_order(record: Dated) -> tuple[str, str]:
     """Oldest first (undated first of all), then by provider id: the order nested lists are
     paged in. Instants in one format order as their text."""
-    return (created_at or "", provider_id)
+    return (record.created_at or "", record.provider_id)
 
 
 def check_first(first: int | None) -> int:

@@ -117,7 +117,7 @@ async def read_relations(
         if isinstance(found, BaseException):
             results.append(found)
             continue
-        ordered = sorted(found, key=lambda r: stable_order(r.created_at, r.provider_id))
+        ordered = sorted(found, key=stable_order)
         results.append(
             paginate_list(
                 ordered,
@@ -148,10 +148,8 @@ def _node_factory(participant: BusinessParticipant, relation: str) -> Callable[[
     connection, business = participant.record.key.connection, participant.business
     if relation == "registrations":
         provider = participant.record.provider
-        return lambda record: ActivityRegistration(
-            record=record, connection=connection, business=business, provider=provider
-        )
-    return lambda record: ProductPurchase(record=record, connection=connection)
+        return lambda record: ActivityRegistration(record, connection, business, provider)
+    return lambda record: ProductPurchase(record, connection)
 
 
 @strawberry.type(

@@ -19,6 +19,7 @@ from aiodataloader import DataLoader
 from graphql import GraphQLError
 
 from schema.errors import ClientError
+from schema.loaders import SharedLoader
 
 T = TypeVar("T")
 
@@ -42,9 +43,21 @@ async def read_one(
     return value
 
 
-async def loaded(loader: DataLoader, keys: Sequence[Any]) -> list[Any]:
-    """Each key's value or its failure, in one batch (futures, not a task per key)."""
-    return list(await asyncio.gather(*(loader.load(key) for key in keys), return_exceptions=True))
+async def loaded(loader: SharedLoader, keys: Sequence[Any]) -> list[Any]:
+    """Each key's value or its failure, in one batch: one wait for all of the batch's
+    futures (no task, shield or gather per key), which a cancelled reader leaves running
+    for the others that wait on them."""
+    futures = [loader.shared(key) for key in keys]
+    waiting = [future for future in futures if not future.done()]
+    if waiting:
+        await asyncio.wait(waiting)
+    return [_outcome(future) for future in futures]
+
+
+def _outcome(future: asyncio.Future[Any]) -> Any:
+    if future.cancelled():  # the operation is being cancelled (its time limit)
+        raise asyncio.CancelledError
+    return future.exception() or future.result()
 
 
 def partial_error(context: Any, path: Path, error: ClientError) -> None:
