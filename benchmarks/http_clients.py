@@ -3,7 +3,8 @@
 The peer benchmark's Wix-shaped upstream runs in its own process (`node` must be
 installed); each client sends the same bookings query (ten contacts: a page of 100
 bookings, about 60 KB of JSON) over one kept-alive connection, one call at a time. Printed:
-this process's CPU time per call, and per decode of that page.
+this process's CPU time per call, and per decode of that page. On uvloop, as the server
+runs; aiohttp is measured too when it is installed (it is not a dependency).
 
     python benchmarks/http_clients.py [--calls 2000] [--peer-bench ../shared/peer-bench]
 """
@@ -11,7 +12,6 @@ this process's CPU time per call, and per decode of that page.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.util
 import json
 import os
@@ -20,12 +20,13 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import aiohttp
 import httpx
 import msgspec
 import orjson
+import uvloop
 
-from server.providers.http import AiohttpTransport, HttpxTransport, ProviderHttp, UpstreamLimits
+from server.providers.http import HttpxTransport, ProviderHttp, UpstreamLimits
+from server.providers.http1 import Http1Transport
 from server.providers.wix import mapping
 
 # The request benchmark's helpers, beside this file (benchmarks/ is not a package).
@@ -74,17 +75,32 @@ async def measure(upstream: str, calls: int) -> dict[str, float]:
 
         figures["httpx, default transport"] = await _cpu_per_call(calls, with_httpx)
 
-    async with aiohttp.ClientSession(upstream, headers=HEADERS) as session:
+    try:
+        import aiohttp
+    except ImportError:
+        aiohttp = None
+    if aiohttp is not None:
+        async with aiohttp.ClientSession(upstream, headers=HEADERS) as session:
 
-        async def with_aiohttp() -> object:
-            async with session.post(PATH, data=orjson.dumps(body)) as response:
-                return await response.read()
+            async def with_aiohttp() -> object:
+                async with session.post(PATH, data=orjson.dumps(body)) as response:
+                    return await response.read()
 
-        figures["aiohttp"] = await _cpu_per_call(calls, with_aiohttp)
+            figures["aiohttp"] = await _cpu_per_call(calls, with_aiohttp)
+
+    http1 = Http1Transport()
+    encoded = orjson.dumps(body)
+    sent = {**HEADERS, "Content-Type": "application/json"}
+
+    async def with_http1() -> object:
+        return await http1.send("POST", upstream + PATH, sent, encoded, 8 << 20)
+
+    figures["Http1Transport (the server's transport)"] = await _cpu_per_call(calls, with_http1)
+    await http1.close()
 
     limits = UpstreamLimits(timeout_seconds=10, max_bytes=8 << 20, max_pages=100)
     for name, transport in (
-        ("ProviderHttp over aiohttp (the server's path)", AiohttpTransport()),
+        ("ProviderHttp over Http1Transport (the server's path)", Http1Transport()),
         ("ProviderHttp over httpx (the tests' seam)", HttpxTransport(httpx.AsyncHTTPTransport())),
     ):
         http = ProviderHttp(
@@ -130,7 +146,7 @@ def main() -> None:
     upstream = f"http://127.0.0.1:{port}"
     try:
         request_benchmark.wait_for(f"{upstream}/__stats", node)
-        figures = asyncio.run(measure(upstream, arguments.calls))
+        figures = uvloop.run(measure(upstream, arguments.calls))
     finally:
         node.terminate()
         node.wait()

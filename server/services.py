@@ -24,7 +24,8 @@ from server.limits.in_redis import RedisRateLimiter
 from server.limits.outbound import budget_storage
 from server.limits.rate import RateLimiter
 from server.providers.breaker import breaker_factory
-from server.providers.http import AiohttpTransport, HttpxTransport, Transport, UpstreamLimits
+from server.providers.http import HttpxTransport, Transport, UpstreamLimits
+from server.providers.http1 import Http1Transport
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from server.runtimes import Runtimes
@@ -105,8 +106,8 @@ class Services:
         store = Store(
             session_factory(engine), CredentialCipher(secret), providers=[s.name for s in specs]
         )
-        # Tests hand in httpx's in-process transports; everything else goes through aiohttp.
-        transport: Transport = HttpxTransport(upstream) if upstream else AiohttpTransport()
+        # Tests hand in httpx's in-process transports; everything else goes over HTTP/1.1.
+        transport: Transport = HttpxTransport(upstream) if upstream else Http1Transport()
         index = IndexStore(session_factory(engine))
         runtimes = Runtimes(
             store,

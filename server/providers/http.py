@@ -14,7 +14,8 @@ One place decides, for every provider alike:
 - the mapping of HTTP statuses and transport errors onto `errors.py`;
 - counting, timing and tracing every request sent (`server/observability/`).
 
-The transport is a seam: tests hand in httpx's ASGI or mock transports.
+The transport is a seam: the server sends through `http1.Http1Transport`; tests hand in
+httpx's ASGI or mock transports.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
 import httpx
 import msgspec
 from opentelemetry.trace import SpanKind
@@ -46,6 +46,15 @@ from server.providers.errors import (
     ProviderTimedOut,
     ProviderUnavailable,
     ProviderUnreachable,
+)
+from server.providers.http1 import (
+    BodyTooLarge,
+    Compressed,
+    CutOff,
+    Disconnected,
+    Http1Transport,
+    NotHttp,
+    Reply,
 )
 from server.providers.retries import with_retries
 
@@ -68,17 +77,6 @@ class UpstreamLimits:
     attempts: int = 3
     longest_wait: float = 2.0
     cache_seconds: float = 60.0  # how long an adapter may reuse slow-changing lists
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _no_cookies() -> http.cookiejar.CookieJar:
@@ -107,12 +105,12 @@ class HttpxTransport:
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise _TooLarge
+                raise BodyTooLarge
             chunks, size = [], 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise _TooLarge
+                    raise BodyTooLarge
                 chunks.append(chunk)
         finally:
             await response.aclose()
@@ -122,76 +120,20 @@ class HttpxTransport:
         await self._client.aclose()
 
 
-class AiohttpTransport:
-    """Sends requests through aiohttp, which costs a fraction of httpx's CPU per call
-    (the benchmark's figures are in the README); no cookie jar either."""
-
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        # Made on first use, inside the running event loop, as aiohttp requires.
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                cookie_jar=aiohttp.DummyCookieJar(),
-                connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300),
-                timeout=aiohttp.ClientTimeout(total=None),
-                auto_decompress=True,
-            )
-        return self._session
-
-    async def send(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        max_bytes: int,
-    ) -> Reply:
-        try:
-            async with self._client().request(
-                method, url, headers=headers, data=body, allow_redirects=False
-            ) as response:
-                declared = response.content_length
-                if declared is not None and declared > max_bytes:
-                    raise _TooLarge
-                if declared is not None and "Content-Encoding" not in response.headers:
-                    # A body that says its size (and is not compressed, so is that size
-                    # once read) is read in one go: cheaper than in chunks.
-                    return Reply(response.status, response.headers, await response.read())
-                chunks, size = [], 0
-                async for chunk in response.content.iter_chunked(65536):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise _TooLarge
-                    chunks.append(chunk)
-                return Reply(response.status, response.headers, b"".join(chunks))
-        except aiohttp.ClientError as error:
-            raise _Unreachable(error) from None
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-class _Unreachable(Exception):
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(type(error).__name__)
-        self.error = error
-
-
 def unreachable_reason(error: BaseException) -> str:
     """Why a transport error left no answer, in a few words: the socket error under it,
-    wherever the client library keeps it (aiohttp's `os_error`, httpx's chained cause)."""
+    wherever the transport keeps it (httpx chains it as the cause)."""
     seen: BaseException | None = error
     for _ in range(6):  # a chain of a few wrappers at most
         if seen is None:
             break
-        if isinstance(seen, aiohttp.ServerDisconnectedError):
+        if isinstance(seen, Disconnected):
             return "closed the connection without answering"
-        if isinstance(seen, aiohttp.ClientPayloadError):
+        if isinstance(seen, CutOff):
             return "the answer was cut off"
-        cause = getattr(seen, "os_error", seen)
+        if isinstance(seen, NotHttp):
+            return "the answer was not HTTP"
+        cause = seen
         if isinstance(cause, ssl.SSLCertVerificationError):
             return "TLS certificate not trusted"
         if isinstance(cause, ssl.SSLError):
@@ -213,7 +155,7 @@ def _unreachable(provider: str, error: BaseException) -> ProviderUnreachable:
     return ProviderUnreachable(provider, f"{type(error).__name__}: {reason}", reason)
 
 
-Transport = HttpxTransport | AiohttpTransport
+Transport = HttpxTransport | Http1Transport
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -409,12 +351,14 @@ class ProviderHttp:
                 return await self._transport.send(method, url, headers, body, limits.max_bytes)
         except TimeoutError:
             raise ProviderTimedOut(self.provider, limits.timeout_seconds) from None
-        except _TooLarge:
+        except BodyTooLarge:
             raise InvalidResponse(
                 self.provider, f"response larger than {limits.max_bytes} bytes"
             ) from None
-        except _Unreachable as error:
-            raise _unreachable(self.provider, error.error) from None
+        except Compressed as error:
+            raise InvalidResponse(
+                self.provider, f"response compressed ({error}) though asked uncompressed"
+            ) from None
         except httpx.HTTPError as error:
             raise _unreachable(self.provider, error) from None
         except OSError as error:

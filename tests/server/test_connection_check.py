@@ -22,6 +22,7 @@ from starlette.routing import Mount
 
 from server.cli import main
 from server.providers.http import unreachable_reason
+from server.providers.http1 import CutOff, Disconnected, NotHttp
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from tests.live import business_api, free_port
@@ -279,21 +280,16 @@ def test_an_update_is_checked_before_it_is_stored(run, upstream: Upstream) -> No
 
 
 def test_the_reason_a_host_does_not_answer_comes_from_the_socket_error() -> None:
-    import aiohttp
-
     refused = ConnectionRefusedError(111, "Connect call failed")
     unknown = socket.gaierror(-2, "Name or service not known")
-    key: Any = type("Key", (), {"host": "h", "port": 1, "ssl": True})()
-    assert unreachable_reason(aiohttp.ClientConnectorError(key, refused)) == "connection refused"
-    assert unreachable_reason(aiohttp.ClientConnectorDNSError(key, unknown)) == (
-        "host name not found"
-    )
+    assert unreachable_reason(refused) == "connection refused"
+    assert unreachable_reason(unknown) == "host name not found"
     wrapped = RuntimeError("transport failed")
     wrapped.__cause__ = refused
     assert unreachable_reason(wrapped) == "connection refused"  # httpx chains its cause
-    assert unreachable_reason(aiohttp.ServerDisconnectedError()) == (
-        "closed the connection without answering"
-    )
+    assert unreachable_reason(Disconnected()) == "closed the connection without answering"
+    assert unreachable_reason(CutOff()) == "the answer was cut off"
+    assert unreachable_reason(NotHttp("not an HTTP answer")) == "the answer was not HTTP"
 
 
 def test_a_failed_sync_says_why_and_connections_list_keeps_saying_it(

@@ -27,7 +27,7 @@ def _reset_global_provider() -> None:
     # own test utilities do) so that the rest of the suite runs on the no-op tracer.
     trace._TRACER_PROVIDER_SET_ONCE = Once()  # type: ignore[attr-defined]
     trace._TRACER_PROVIDER = None  # type: ignore[attr-defined]
-    tracer._real_tracer = None  # the proxy keeps the provider's tracer once it has one
+    tracer.proxy._real_tracer = None  # the proxy keeps the provider's tracer once it has one
 
 
 @pytest.fixture
