@@ -138,7 +138,7 @@ def test_serve_prints_provider_failures_on_stderr(tmp_path: Path) -> None:
     assert failure["level"] == "warning"
     assert failure["event"] == (
         f"provider call failed: connection={connection} provider=wix status=None "
-        "cause=ClientConnectorError: connection refused"
+        "cause=ConnectionRefusedError: connection refused"
     )
     assert failure["request_id"] == answer["errors"][0]["extensions"]["requestId"]
     assert settings["BUSINESS_API_SECRET_KEY"] not in stderr and key not in stderr
