@@ -34,23 +34,32 @@ def parse_datetime(value: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _instant_of(value: str | dt.datetime | None) -> Instant | None:
+    """Remembered: the same records, so the same timestamps, come back page after page and
+    request after request, and checking one costs several times as much as finding it
+    here (in C, without a Python call)."""
+    if isinstance(value, dt.datetime):
+        return Instant.at(value)
+    if not isinstance(value, str) or not value:
+        return None
+    # Already in the output format (most providers' timestamps): kept as it is.
+    if len(value) == 24 and _CANONICAL.fullmatch(value):
+        return Instant(value)
+    try:
+        return Instant.at(parse_datetime(value))
+    except ValueError:
+        return None
+
+
 class Instant(str):
     """An instant in UTC, as `2026-06-01T14:32:08.000Z`. Build it with `Instant.of`."""
 
     __slots__ = ()
 
-    @classmethod
-    def of(cls, value: str | dt.datetime | None) -> Instant | None:
-        """The instant a provider's text or a datetime names; None when it names none
-        (missing, empty, not ISO 8601, or without a time zone)."""
-        # Text is the common case: every timestamp of every record read.
-        if value.__class__ is str:
-            return _from_text(value)  # type: ignore[arg-type]
-        if isinstance(value, dt.datetime):
-            return cls.at(value)
-        if isinstance(value, str):
-            return _from_text(str(value))
-        return None
+    # Instant.of(text or datetime): the instant it names; None when it names none
+    # (missing, empty, not ISO 8601, or without a time zone).
+    of = staticmethod(_instant_of)
 
     @classmethod
     def at(cls, moment: dt.datetime) -> Instant:
@@ -58,21 +67,6 @@ class Instant(str):
 
     def to_datetime(self) -> dt.datetime:
         return parse_datetime(self)
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _from_text(text: str) -> Instant | None:
-    """Remembered: the same records, so the same timestamps, come back page after page and
-    request after request, and checking one costs ten times as much as finding it here."""
-    # Already in the output format (most providers' timestamps): kept as it is.
-    if len(text) == 24 and _CANONICAL.fullmatch(text):
-        return Instant(text)
-    if not text:
-        return None
-    try:
-        return Instant(format_datetime(parse_datetime(text)))
-    except ValueError:
-        return None
 
 
 def _parse_instant(value: object) -> Instant:
@@ -84,7 +78,9 @@ def _parse_instant(value: object) -> Instant:
     return instant
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def format_decimal(value: decimal.Decimal) -> str:
+    """Remembered: a business sells the same few prices over and over."""
     return format(value, "f")
 
 

@@ -8,6 +8,7 @@ and empty values, so every field but an object's id has a default.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal, InvalidOperation
 
 import msgspec
@@ -190,6 +191,7 @@ class SessionEnvelope(_Wire):
     session: Session
 
 
+@functools.lru_cache(maxsize=1 << 12)  # the same few prices, over and over
 def _amount(value: str | float | None) -> Decimal | None:
     if value is None or value == "":
         return None
