@@ -23,10 +23,10 @@ Strawberry on the same request context, whose loaders already hold what was fetc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, overload
 
 import strawberry
 from graphql import (
@@ -348,6 +348,26 @@ def _as_list(path: Path) -> list[str | int]:
     return keys
 
 
+class _Paths(Sequence[list[str | int]]):
+    """The response paths of a level's parents, each spelled out only when asked for (a
+    read looks at one only to place an error)."""
+
+    def __init__(self, linked: list[Path]) -> None:
+        self._linked = linked
+
+    def __len__(self) -> int:
+        return len(self._linked)
+
+    @overload
+    def __getitem__(self, index: int) -> list[str | int]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[list[str | int]]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [_as_list(path) for path in self._linked[index]]
+        return _as_list(self._linked[index])
+
+
 class _Run:
     def __init__(self, context: Any, built: GraphQLExecutor) -> None:
         self.context = context
@@ -399,7 +419,7 @@ class _Run:
         assert plan.read is not None
         arguments = self.arguments(plan) if plan.definition and plan.definition.args else {}
         parents = [parent for parent, _, _ in pending]
-        paths = [_as_list(path) for _, _, path in pending]
+        paths = _Paths([path for _, _, path in pending])
         return await plan.read(self.context, parents, arguments, paths)  # type: ignore[no-any-return]
 
     async def run(self, plan: Plan) -> dict[str, Any]:

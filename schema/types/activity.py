@@ -60,9 +60,7 @@ class ActivitySession:
 
     @strawberry.field(description="The activity session's global ID.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(
-            encode_gid("ActivitySession", self.key.connection, self.key.provider_id)
-        )
+        return encode_gid("ActivitySession", self.key.connection, self.key.provider_id)
 
     @strawberry.field(description="The title shown to participants.", metadata=_session("title"))
     async def title(self, info: Info) -> str | None:
@@ -112,9 +110,7 @@ class ActivityRegistration:
 
     @strawberry.field(description="The registration's global ID.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(
-            encode_gid("ActivityRegistration", self.connection, self.record.provider_id)
-        )
+        return encode_gid("ActivityRegistration", self.connection, self.record.provider_id)
 
     @strawberry.field(description="Where the registration stands.")
     def status(self) -> RegistrationStatus:

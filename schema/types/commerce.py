@@ -26,7 +26,7 @@ class Product:
 
     @strawberry.field(description="The product's global ID.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_gid("Product", self.connection, self.record.provider_id))
+        return encode_gid("Product", self.connection, self.record.provider_id)
 
     @strawberry.field(description="The product's name as sold.")
     def name(self) -> str | None:
@@ -44,9 +44,7 @@ class ProductPurchase:
 
     @strawberry.field(description="The purchase's global ID.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(
-            encode_gid("ProductPurchase", self.connection, self.record.provider_id)
-        )
+        return encode_gid("ProductPurchase", self.connection, self.record.provider_id)
 
     @strawberry.field(description="Where the payment stands.")
     def status(self) -> PurchaseStatus:

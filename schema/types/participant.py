@@ -103,15 +103,15 @@ async def read_relations(
     wanted = [p.record for p, o in zip(participants, offsets, strict=True) if isinstance(o, int)]
     loaded_records = iter(await loaded(loader, wanted) if wanted else ())
     results: list[Connection[Any] | BaseException] = []
-    for participant, list_name, offset, path in zip(
-        participants, lists, offsets, paths, strict=True
+    for i, (participant, list_name, offset) in enumerate(
+        zip(participants, lists, offsets, strict=True)
     ):
         if isinstance(offset, ClientError):
             results.append(offset)
             continue
         found = next(loaded_records)
         if isinstance(found, ClientError):
-            partial_error(context, path, found)
+            partial_error(context, paths[i], found)  # a path is only looked at here
             results.append(empty_connection())
             continue
         if isinstance(found, BaseException):
@@ -163,7 +163,7 @@ class BusinessParticipant:
     @strawberry.field(description="The participant's global ID, stable across requests.")
     def id(self) -> strawberry.ID:
         key = self.record.key
-        return strawberry.ID(encode_gid("BusinessParticipant", key.connection, key.provider_id))
+        return encode_gid("BusinessParticipant", key.connection, key.provider_id)
 
     @strawberry.field(description="The participant's full name, as the platform records it.")
     def name(self) -> str | None:
