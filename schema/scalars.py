@@ -78,9 +78,8 @@ def _parse_instant(value: object) -> Instant:
     return instant
 
 
-@functools.lru_cache(maxsize=1 << 12)
 def format_decimal(value: decimal.Decimal) -> str:
-    """Remembered: a business sells the same few prices over and over."""
+    # Not remembered: 25 and 25.00 are equal Decimals, but written differently.
     return format(value, "f")
 
 

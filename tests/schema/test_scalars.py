@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from schema.scalars import format_datetime, format_decimal, parse_datetime
+from schema.scalars import Instant, format_datetime, format_decimal, parse_datetime
 
 UTC = dt.UTC
 
@@ -76,3 +76,28 @@ def test_an_instant_without_a_time_zone_is_refused():
 )
 def test_a_decimal_is_written_in_plain_notation_keeping_its_scale(value, written):
     assert format_decimal(value) == written
+
+
+def test_equal_decimals_of_different_scales_are_written_each_as_it_is():
+    assert [format_decimal(Decimal(text)) for text in ("25.00", "25", "25.0")] == [
+        "25.00",
+        "25",
+        "25.0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "instant"),
+    [
+        ("2026-06-01T14:32:08.000Z", "2026-06-01T14:32:08.000Z"),
+        ("2026-06-01T14:32:08Z", "2026-06-01T14:32:08.000Z"),
+        ("2026-06-01T16:32:08.5+02:00", "2026-06-01T14:32:08.500Z"),
+        (dt.datetime(2026, 6, 1, 14, 32, 8, tzinfo=UTC), "2026-06-01T14:32:08.000Z"),
+        ("2026-06-01T14:32:08", None),  # no time zone
+        ("not a time", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_an_instant_is_read_the_same_the_first_time_and_every_time_after(value, instant):
+    assert [Instant.of(value) for _ in range(3)] == [instant] * 3

@@ -191,7 +191,8 @@ class SessionEnvelope(_Wire):
     session: Session
 
 
-@functools.lru_cache(maxsize=1 << 12)  # the same few prices, over and over
+# The same few prices, over and over; `typed`: 25 and 25.0 are equal keys otherwise.
+@functools.lru_cache(maxsize=1 << 12, typed=True)
 def _amount(value: str | float | None) -> Decimal | None:
     if value is None or value == "":
         return None

@@ -11,6 +11,7 @@ import pytest
 
 from schema.records import ParticipantKey, ParticipantRecord
 from server.providers.errors import ProviderError
+from server.providers.wix import mapping
 from server.providers.wix.client import WixAdapter
 from server.providers.wix.dataset import WixDataset, generate_dataset
 from server.providers.wix.emulator import WixEmulator, create_emulator
@@ -316,3 +317,9 @@ async def test_a_chunk_that_overflows_its_page_follows_the_cursor(wix: Wix) -> N
     registrations = await wix.adapter.registrations(people)
     assert wix.emulator.requests["bookings.query"] == math.ceil(sum(counts.values()) / 100)
     assert _registered(registrations) == _bookings_of(wix.dataset, people)
+
+
+def test_an_amount_keeps_the_scale_wix_wrote_it_in_whatever_came_before() -> None:
+    written = [mapping.Money(amount=amount) for amount in ("25.00", 25.0, "25", 25)]
+    prices = [mapping._amount(money.amount) for money in written for _ in range(2)]
+    assert [str(price) for price in prices] == ["25.00"] * 2 + ["25.0"] * 2 + ["25"] * 4
