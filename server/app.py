@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -31,7 +30,7 @@ from server.observability.metrics import RequestMetrics, process_ending
 from server.observability.requests import Observed
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
-from server.services import Services
+from server.services import Graph, Services
 from server.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -49,18 +48,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(
     settings: Settings,
     *,
-    upstream: httpx.AsyncBaseTransport | None = None,
+    graph: Graph | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     providers: Sequence[ProviderSpec] = PROVIDERS,
     background_sync: bool = False,
     landing_handle: str | None = None,
 ) -> Starlette:
-    """`upstream` replaces the transport of provider calls (tests route it to emulators);
+    """`graph` is the policy's graph if it was already loaded (the tests load it once);
     `extra_routes` mounts more apps, such as the demo's emulators; `providers` replaces
     the registry; `background_sync` syncs indexed connections every
     `BUSINESS_API_SYNC_INTERVAL` (what `serve` and `demo` do); `landing_handle` is the
     business whose explorer and reference the landing page `/` links (the demo's)."""
-    services = Services.build(settings, upstream, providers)
+    services = Services.build(settings, providers, graph)
     metrics = RequestMetrics(services.executor.cache, per_business=settings.metrics_per_business)
 
     @contextlib.asynccontextmanager

@@ -680,10 +680,10 @@ def policy() -> None:
 @_guarded
 def policy_check() -> None:
     """Validate the policy file against the schema."""
-    from server.services import load_checked_policy
+    from server.services import load_graph
 
     try:
-        loaded, _ = load_checked_policy(Settings.from_environ(secret_key="unused" * 4))
+        loaded = load_graph(Settings.from_environ(secret_key="unused" * 4).policy_path).policy
     except PolicyError as error:
         raise click.ClickException(str(error)) from None
     _say(f"{loaded.source}: {len(loaded.fields)} fields under {len(loaded.scopes)} scopes.")
@@ -725,10 +725,10 @@ def schema_print(public: bool) -> None:
     """Print the schema's SDL.
 
     Print the schema's SDL (the whole graph, or what keys can read)."""
-    from server.services import load_checked_policy
+    from server.services import load_graph
 
-    loaded, executor = load_checked_policy(Settings.from_environ(secret_key="unused" * 4))
-    schema = executor.slices.for_scopes(loaded.scopes) if public else executor.internal
+    graph = load_graph(Settings.from_environ(secret_key="unused" * 4).policy_path)
+    schema = graph.slices.for_scopes(graph.policy.scopes) if public else graph.internal
     click.echo(schema.as_str())
 
 

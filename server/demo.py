@@ -14,19 +14,20 @@ and the `business-api` command run in that folder manages the demo's store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import shlex
-from collections.abc import Mapping
+import socket
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import httpx
 import uvicorn
-from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from server.app import create_app, uvicorn_options
@@ -167,18 +168,41 @@ async def prepare(settings: Settings, base: str, saved_key: str | None = None) -
         await services.close()
 
 
-async def first_sync(settings: Settings, emulators: Starlette) -> None:
-    """Index the indexed providers before the first query (their emulators answer in
-    process, through the same HTTP requests)."""
-    services = Services.build(settings, upstream=httpx.ASGITransport(app=emulators))
-    try:
-        for outcome in await services.sync.sync_all(
-            progress=lambda progress: click.echo(f"Indexing {progress.line()}", err=True)
-        ):
-            if outcome.error:
-                click.echo(f"{outcome.provider}: {outcome.error}", err=True)
-    finally:
-        await services.close()
+async def first_sync(services: Services) -> None:
+    """Index the indexed providers before the first query. Their emulators answer on the
+    demo's own port, so the crawl reaches them over HTTP as it would the real providers."""
+    for outcome in await services.sync.sync_all(
+        progress=lambda progress: click.echo(f"Indexing {progress.line()}", err=True)
+    ):
+        if outcome.error:
+            click.echo(f"{outcome.provider}: {outcome.error}", err=True)
+
+
+class DemoServer(uvicorn.Server):
+    """uvicorn, with the demo's first sync as soon as the port accepts connections (the
+    emulators it crawls answer there), then where to go, then a sync every interval."""
+
+    def __init__(
+        self, config: uvicorn.Config, services: Services, announce: Callable[[], None]
+    ) -> None:
+        super().__init__(config)
+        self._services = services
+        self._announce = announce
+        self._syncing: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.should_exit:
+            return
+        await first_sync(self._services)
+        self._announce()
+        every = self._services.settings.sync_interval_seconds
+        self._syncing = asyncio.create_task(self._services.sync.run_every(every, first_after=every))
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._syncing is not None:
+            self._syncing.cancel()
+        await super().shutdown(sockets=sockets)
 
 
 def _say(message: str = "") -> None:
@@ -252,14 +276,17 @@ def run_demo(*, host: str, port: int, database: Path, env_file: Path = DEMO_ENV_
             emulated.dataset(SEED, PARTICIPANTS), connection.account_id, connection.credential
         )
         mounts.append(Mount(f"/_emulators/{connection.spec.name}", app=emulator.app))
-    asyncio.run(first_sync(settings, Starlette(routes=mounts)))
-    app = create_app(settings, extra_routes=mounts, background_sync=True, landing_handle=HANDLE)
-    _announce(setup, base, env_file)
-    uvicorn.run(
+    app = create_app(settings, extra_routes=mounts, landing_handle=HANDLE)
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=settings.log_level,
-        log_config=None,  # configured below, before anything is logged
+        log_config=None,  # configured above, before anything is logged
         **uvicorn_options(settings),
     )
+    server = DemoServer(config, app.state.services, lambda: _announce(setup, base, env_file))
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has shut down
+        server.run()
+    if not server.started:
+        sys.exit(1)  # uvicorn said why (the port is taken, say)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-import httpx
+import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schema.api import Query, build_internal_schema
@@ -24,7 +25,7 @@ from server.limits.in_redis import RedisRateLimiter
 from server.limits.outbound import budget_storage
 from server.limits.rate import RateLimiter
 from server.providers.breaker import breaker_factory
-from server.providers.http import HttpxTransport, Transport, UpstreamLimits
+from server.providers.http import Transport, UpstreamLimits
 from server.providers.http1 import Http1Transport
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
@@ -38,14 +39,29 @@ from server.store_watch import StoreWatcher
 from server.sync import SyncWorker
 
 
-def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
+@dataclass(frozen=True)
+class Graph:
+    """What follows from the policy file alone: the policy, the whole graph, the slices
+    keys see and the reference. Read-only once built, so one is shared by every `Services`
+    built over the same policy (the tests build it once per session)."""
+
+    policy: Policy
+    internal: strawberry.Schema
+    slices: SchemaSlices
+    reference_html: str
+
+
+def load_graph(policy_path: Path) -> Graph:
     """Load the policy and refuse to start on any defect (it names the file and line)."""
-    policy = load_policy(settings.policy_path)
+    policy = load_policy(policy_path)
     internal = build_internal_schema()
     validate_policy(policy, internal._schema)
     slices = SchemaSlices(policy, Query)
     slices.build_all()
-    cache = DocumentCache(settings.document_cache_entries, settings.document_cache_bytes)
+    return Graph(policy, internal, slices, render_html(policy_reference(policy, slices)))
+
+
+def build_executor(settings: Settings, graph: Graph) -> Executor:
     limits = OperationLimits(
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
@@ -54,8 +70,15 @@ def load_checked_policy(settings: Settings) -> tuple[Policy, Executor]:
         max_field_repeats=settings.max_field_repeats,
         max_cost=settings.max_cost,
     )
-    executor = Executor(internal, slices, policy, limits, settings.execution_timeout_seconds, cache)
-    return policy, executor
+    cache = DocumentCache(settings.document_cache_entries, settings.document_cache_bytes)
+    return Executor(
+        graph.internal,
+        graph.slices,
+        graph.policy,
+        limits,
+        settings.execution_timeout_seconds,
+        cache,
+    )
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
@@ -64,9 +87,9 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     return MemoryRateLimiter()
 
 
-def policy_reference(policy: Policy, executor: Executor) -> Reference:
+def policy_reference(policy: Policy, slices: SchemaSlices) -> Reference:
     """The reference a key with every scope reads: built from the same slice it queries."""
-    public = executor.slices.for_scopes(policy.scopes)
+    public = slices.for_scopes(policy.scopes)
     return build_reference(policy, public._schema, public.as_str())
 
 
@@ -94,20 +117,22 @@ class Services:
     def build(
         cls,
         settings: Settings,
-        upstream: httpx.AsyncBaseTransport | None = None,
         providers: Sequence[ProviderSpec] = PROVIDERS,
+        graph: Graph | None = None,
     ) -> Services:
-        """`upstream` replaces the transport of provider calls (tests route it to emulators);
-        `providers` replaces the registry (tests add a provider of their own)."""
-        policy, executor = load_checked_policy(settings)
+        """`providers` replaces the registry (tests add a provider of their own); `graph`
+        is the one already loaded from `settings.policy_path`, if any. Provider calls
+        always go over HTTP/1.1 (`Http1Transport`), in tests as in production."""
+        graph = graph or load_graph(settings.policy_path)
+        policy = graph.policy
+        executor = build_executor(settings, graph)
         engine = create_engine(settings.database_url)
         secret = str(settings.secret_key)
         specs = tuple(providers)
         store = Store(
             session_factory(engine), CredentialCipher(secret), providers=[s.name for s in specs]
         )
-        # Tests hand in httpx's in-process transports; everything else goes over HTTP/1.1.
-        transport: Transport = HttpxTransport(upstream) if upstream else Http1Transport()
+        transport: Transport = Http1Transport()
         index = IndexStore(session_factory(engine))
         runtimes = Runtimes(
             store,
@@ -154,7 +179,7 @@ class Services:
                 secret,
                 lease_seconds=settings.sync_lease_seconds,
             ),
-            reference_html=render_html(policy_reference(policy, executor)),
+            reference_html=graph.reference_html,
             rate_limiter=build_rate_limiter(settings),
         )
 

@@ -18,7 +18,7 @@ from server.app import create_app, uvicorn_options
 from server.observability import tracing
 from server.observability.logs import log_config
 from server.observability.metrics_dir import shared_metrics
-from server.services import load_checked_policy
+from server.services import load_graph
 from server.settings import Settings, SettingsError
 from server.store.database import create_engine, migrate
 from server.store.readiness import check_store
@@ -95,6 +95,6 @@ def serve(
             "--workers needs BUSINESS_API_REDIS_URL: each process would otherwise keep its "
             "own rate limits, and a key would get the limit once per process."
         )
-    load_checked_policy(settings)  # a defect stops the command, not each worker in turn
+    load_graph(settings.policy_path)  # a defect stops the command, not each worker in turn
     with shared_metrics(workers):  # before the workers start: they inherit the variable
         uvicorn.run("server.serving:app_from_environ", factory=True, workers=workers, **options)

@@ -198,8 +198,10 @@ class SyncWorker:
         self._runtimes.invalidate()  # this process's queries see the new freshness at once
         return Outcome(record.public_id, record.provider, True)
 
-    async def run_every(self, interval_seconds: float) -> None:
-        """The background sync of `serve` and `demo`: every connection, every interval."""
+    async def run_every(self, interval_seconds: float, *, first_after: float = 0.0) -> None:
+        """The background sync of `serve` and `demo`: every connection, every interval
+        (the first pass after `first_after` seconds)."""
+        await asyncio.sleep(first_after)
         while True:
             try:
                 for outcome in await self.sync_all():

@@ -1,8 +1,8 @@
 """Every HTTP call a provider adapter makes goes through `ProviderHttp`.
 
 One place decides, for every provider alike:
-- a total deadline per call (httpx's own timeouts are per read, so a provider trickling
-  bytes could otherwise hold a request open for ever);
+- a total deadline per call (a timeout per read alone would let a provider trickling
+  bytes hold a request open for ever);
 - retries of transient failures (see `retries.py`);
 - a cap on the bytes read per response, read as a stream and abandoned at the cap, so a
   provider cannot make the server buffer and parse a 50 MB body;
@@ -14,20 +14,21 @@ One place decides, for every provider alike:
 - the mapping of HTTP statuses and transport errors onto `errors.py`;
 - counting, timing and tracing every request sent (`server/observability/`).
 
-The transport is a seam: the server sends through `http1.Http1Transport`; tests hand in
-httpx's ASGI or mock transports.
+`Transport` is what sends the bytes. The server always sends through
+`http1.Http1Transport`, and so do the tests: their emulators listen on real sockets. The
+protocol exists for the one test that runs the same hostile answers through a kept
+client as a reference (`tests/server/providers/test_conformance.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
 import socket
 import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 import msgspec
@@ -52,7 +53,6 @@ from server.providers.http1 import (
     Compressed,
     CutOff,
     Disconnected,
-    Http1Transport,
     NotHttp,
     Reply,
 )
@@ -79,18 +79,12 @@ class UpstreamLimits:
     cache_seconds: float = 60.0  # how long an adapter may reuse slow-changing lists
 
 
-def _no_cookies() -> http.cookiejar.CookieJar:
-    """A jar whose policy accepts no cookie from any domain, and so sends none."""
-    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+class Transport(Protocol):
+    """Sends one request and reads its answer, at most `max_bytes` of body.
 
-
-class HttpxTransport:
-    """Sends requests through one httpx client that never keeps cookies."""
-
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._client = httpx.AsyncClient(
-            transport=transport, cookies=_no_cookies(), timeout=None, follow_redirects=False
-        )
+    A failure that left no answer is an `OSError` (`ConnectionError` for the ones
+    `http1.py` names); an answer larger than `max_bytes` is `BodyTooLarge`; a compressed
+    one is `Compressed`. The caller bounds the time."""
 
     async def send(
         self,
@@ -99,30 +93,14 @@ class HttpxTransport:
         headers: Mapping[str, str],
         body: bytes | None,
         max_bytes: int,
-    ) -> Reply:
-        request = self._client.build_request(method, url, headers=headers, content=body)
-        response = await self._client.send(request, stream=True)
-        try:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise BodyTooLarge
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise BodyTooLarge
-                chunks.append(chunk)
-        finally:
-            await response.aclose()
-        return Reply(response.status_code, response.headers, b"".join(chunks))
+    ) -> Reply: ...
 
-    async def close(self) -> None:
-        await self._client.aclose()
+    async def close(self) -> None: ...
 
 
 def unreachable_reason(error: BaseException) -> str:
     """Why a transport error left no answer, in a few words: the socket error under it,
-    wherever the transport keeps it (httpx chains it as the cause)."""
+    wherever the transport keeps it (as the error itself or a cause it chains)."""
     seen: BaseException | None = error
     for _ in range(6):  # a chain of a few wrappers at most
         if seen is None:
@@ -153,9 +131,6 @@ def unreachable_reason(error: BaseException) -> str:
 def _unreachable(provider: str, error: BaseException) -> ProviderUnreachable:
     reason = unreachable_reason(error)
     return ProviderUnreachable(provider, f"{type(error).__name__}: {reason}", reason)
-
-
-Transport = HttpxTransport | Http1Transport
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -359,8 +334,6 @@ class ProviderHttp:
             raise InvalidResponse(
                 self.provider, f"response compressed ({error}) though asked uncompressed"
             ) from None
-        except httpx.HTTPError as error:
-            raise _unreachable(self.provider, error) from None
         except OSError as error:
             raise _unreachable(self.provider, error) from None
 

@@ -2,28 +2,29 @@
 
 Which providers each business uses comes from the `connected` fixture (by default one
 Wix site each); every emulator and data set comes from the provider's spec in the
-registry. The adapters reach the emulators over HTTP through httpx's ASGI transport: the
-same requests, headers and bodies as to the real providers, without sockets.
+registry. The emulators listen on the session's socket (`tests/upstream.py`) and the
+adapters reach them through the production transport, over TCP: the same requests,
+headers and bodies as to the real providers. The test client reaches the server under
+test in process (httpx's ASGI transport): that is the client's side, not provider
+traffic.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from server.app import create_app
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
-from server.services import Services
+from server.services import Graph, Services
 from server.settings import Settings
-from server.store.database import migrate
+from tests.upstream import SocketUpstream
 
 ALL_SCOPES = [
     "business:read",
@@ -136,6 +137,10 @@ def credential_of(provider: str, handle: str) -> str:
 @pytest.fixture
 async def world(
     tmp_path: Path,
+    migrated_store: Path,
+    upstream: SocketUpstream,
+    graph_of: Callable[[Path], Graph],
+    datasets: Callable[[Any, int, int], Any],
     policy_path: Path | None,
     setting_overrides: dict[str, Any],
     connected: dict[str, tuple[str, ...]],
@@ -143,26 +148,24 @@ async def world(
 ) -> AsyncIterator[World]:
     specs = {spec.name: spec for spec in providers}
     emulators: dict[tuple[str, str], Any] = {}
+    base_urls: dict[tuple[str, str], str] = {}
     for handle, names in connected.items():
         _, seed, size = BUSINESSES[handle]
         for label, name in labelled(names):
             emulated = specs[name].emulated
             repeat = int(label.rpartition(".")[2]) if "." in label else 1
-            emulators[(handle, label)] = emulated.emulator(
-                emulated.dataset(seed + 10 * (repeat - 1), size),
+            emulator = emulated.emulator(
+                datasets(specs[name], seed + 10 * (repeat - 1), size),
                 emulated.account_id,
                 credential_of(name, handle),
             )
-    upstream = Starlette(routes=[Mount(f"/{h}/{p}", app=e.app) for (h, p), e in emulators.items()])
+            emulators[(handle, label)] = emulator
+            base_urls[(handle, label)] = upstream.mount(emulator.app, f"{handle}-{label}")
     overrides = {"policy_path": policy_path} if policy_path else {}
     overrides.update(setting_overrides)
-    app = create_app(
-        settings_for(tmp_path, **overrides),
-        upstream=httpx.ASGITransport(app=upstream),
-        providers=providers,
-    )
+    settings = settings_for(tmp_path, **overrides)
+    app = create_app(settings, graph=graph_of(settings.policy_path), providers=providers)
     services: Services = app.state.services
-    await migrate(services.engine)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     built = World(client=client, services=services, emulators=emulators)
     store = services.store
@@ -173,7 +176,7 @@ async def world(
             connection = await store.add_connection(
                 business.id,
                 provider=name,
-                base_url=f"http://upstream.test/{handle}/{label}",
+                base_url=base_urls[(handle, label)],
                 account_id=specs[name].emulated.account_id,
                 credential=credential_of(name, handle),
                 mode=specs[name].mode,
@@ -193,6 +196,9 @@ async def world(
     finally:
         await client.aclose()
         await services.close()
+        for base_url in base_urls.values():
+            upstream.unmount(base_url)
+    upstream.assert_no_failures()
 
 
 def answered(response: httpx.Response) -> Any:

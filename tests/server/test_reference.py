@@ -10,7 +10,7 @@ from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
 from schema.errors import ErrorCode
 from schema.policy.reference import ERROR_MEANINGS, Reference
 from server.reference import FILES, write_reference
-from server.services import load_checked_policy, policy_reference
+from server.services import load_graph, policy_reference
 from server.settings import Settings
 from tests.server.conftest import ALL_SCOPES, World
 
@@ -19,14 +19,13 @@ SETTINGS = Settings.from_environ({}, secret_key="reference-tests-secret")
 
 
 def _reference() -> tuple[Reference, GraphQLSchema]:
-    policy, executor = load_checked_policy(SETTINGS)
-    return policy_reference(policy, executor), executor.internal._schema
+    graph = load_graph(SETTINGS.policy_path)
+    return policy_reference(graph.policy, graph.slices), graph.internal._schema
 
 
 def test_the_reference_lists_exactly_the_fields_the_policy_exposes() -> None:
-    policy, executor = load_checked_policy(SETTINGS)
-    reference = policy_reference(policy, executor)
-    assert reference.fields() == policy.fields
+    graph = load_graph(SETTINGS.policy_path)
+    assert policy_reference(graph.policy, graph.slices).fields() == graph.policy.fields
 
 
 def test_every_listed_type_field_argument_and_value_has_a_description() -> None:

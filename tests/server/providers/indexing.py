@@ -3,23 +3,43 @@ worker that crawls it: what the crawler tests drive."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import pytest
 from sqlalchemy import select
 
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
-from server.services import Services
-from server.store.database import migrate
+from server.services import Graph, Services
 from server.store.index import SyncStatus
 from server.store.models import IndexedParticipant, IndexedRegistration, IndexedSession
 from server.sync import Outcome, Progress
 from tests.server.conftest import settings_for
+from tests.upstream import SocketUpstream
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a crawl test runs: its folder (with a migrated store), the socket its
+    emulator is served on, and the session's graphs."""
+
+    tmp_path: Path
+    upstream: SocketUpstream
+    graph_of: Callable[[Path], Graph]
+
+
+@pytest.fixture
+def place(
+    tmp_path: Path,
+    migrated_store: Path,
+    upstream: SocketUpstream,
+    graph_of: Callable[[Path], Graph],
+) -> Place:
+    return Place(tmp_path, upstream, graph_of)
 
 
 @dataclass
@@ -54,7 +74,7 @@ class Indexed:
 
 @asynccontextmanager
 async def indexed(
-    tmp_path: Path,
+    place: Place,
     provider: str,
     emulator: Any,
     *,
@@ -63,18 +83,15 @@ async def indexed(
     providers: Sequence[ProviderSpec] = PROVIDERS,
     **settings: Any,
 ) -> AsyncIterator[Indexed]:
-    services = Services.build(
-        settings_for(tmp_path, **settings),
-        upstream=httpx.ASGITransport(app=emulator.app),
-        providers=providers,
-    )
-    await migrate(services.engine)
+    built = settings_for(place.tmp_path, **settings)
+    services = Services.build(built, providers, place.graph_of(built.policy_path))
+    base_url = place.upstream.mount(emulator.app, provider)
     try:
         business = await services.store.create_business("tremble", "Tremble Studios")
         connection = await services.store.add_connection(
             business.id,
             provider=provider,
-            base_url="http://provider.test",
+            base_url=base_url,
             account_id=account_id,
             credential=credential,
             mode="indexed",
@@ -82,3 +99,4 @@ async def indexed(
         yield Indexed(services, emulator, connection.id, connection.public_id, [])
     finally:
         await services.close()
+        place.upstream.unmount(base_url)

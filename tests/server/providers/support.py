@@ -1,16 +1,18 @@
 """Building a provider's adapter the way the server does (its spec's headers, a
-`ProviderHttp`), aimed at an emulator app through httpx's ASGI transport."""
+`ProviderHttp` over the production transport), aimed at an emulator app served on the
+session's socket."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
-
-import httpx
 
 from schema.source import ConnectionRecord
 from server.providers.base import ProviderAdapter
-from server.providers.http import HttpxTransport, ProviderHttp, UpstreamLimits
+from server.providers.http import ProviderHttp, UpstreamLimits
+from server.providers.http1 import Http1Transport
 from server.providers.spec import ProviderSpec
+from tests.upstream import SocketUpstream
 
 CONNECTION = "conn_test"
 
@@ -31,17 +33,32 @@ def connection_record(spec: ProviderSpec, account_id: str, base_url: str) -> Con
     )
 
 
+@dataclass
+class Served:
+    """The adapter's transport and the emulator's place on the socket: `close` ends both."""
+
+    transport: Http1Transport
+    upstream: SocketUpstream
+    base_url: str
+
+    async def close(self) -> None:
+        await self.transport.close()
+        self.upstream.unmount(self.base_url)
+
+
 def adapter_for(
     spec: ProviderSpec,
+    upstream: SocketUpstream,
     app: Any,
     *,
     account_id: str,
     credential: str,
     limits: UpstreamLimits | None = None,
-    base_url: str = "http://provider.test",
-) -> tuple[ProviderAdapter, HttpxTransport]:
-    """The adapter and its transport (close it when done)."""
-    transport = HttpxTransport(httpx.ASGITransport(app=app))
+) -> tuple[ProviderAdapter, Served]:
+    """The adapter of a connection to `app` (served on `upstream`); close what comes with
+    it when done."""
+    base_url = upstream.mount(app, spec.name)
+    transport = Http1Transport()
     http = ProviderHttp(
         transport,
         provider=spec.name,
@@ -49,7 +66,8 @@ def adapter_for(
         headers=spec.headers(account_id, credential),
         limits=limits or UpstreamLimits(),
     )
-    return spec.adapter(http, connection_record(spec, account_id, base_url)), transport
+    adapter = spec.adapter(http, connection_record(spec, account_id, base_url))
+    return adapter, Served(transport, upstream, base_url)
 
 
 async def list_all(adapter: Any, limit: int) -> list[Any]:

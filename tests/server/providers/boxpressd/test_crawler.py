@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
 from server.providers.boxpressd.dataset import generate_dataset
 from server.providers.boxpressd.emulator import create_emulator
-from tests.server.providers.indexing import indexed
+from tests.server.providers.indexing import Place, indexed
 
 KEY = "bp-key"
 ACCOUNT = "venue/stogies-chapin"
@@ -19,11 +18,9 @@ def _emulator(sessions: int = 300, users: int = 60) -> object:
     return create_emulator(generate_dataset(seed=5, sessions=sessions, users=users), api_key=KEY)
 
 
-async def test_every_user_and_smoke_session_is_indexed_as_the_mapping_says(tmp_path: Path) -> None:
+async def test_every_user_and_smoke_session_is_indexed_as_the_mapping_says(place: Place) -> None:
     emulator = _emulator()
-    async with indexed(
-        tmp_path, "boxpressd", emulator, account_id=ACCOUNT, credential=KEY
-    ) as crawl:
+    async with indexed(place, "boxpressd", emulator, account_id=ACCOUNT, credential=KEY) as crawl:
         outcome = await crawl.sync()
         assert outcome.synced and outcome.error is None
         people = {p.provider_id: p for p in await crawl.participants()}
@@ -46,11 +43,9 @@ async def test_every_user_and_smoke_session_is_indexed_as_the_mapping_says(tmp_p
     assert absent_start > 0  # absent optional fields were met, and are no failure
 
 
-async def test_a_second_sync_fetches_only_what_is_new(tmp_path: Path) -> None:
+async def test_a_second_sync_fetches_only_what_is_new(place: Place) -> None:
     emulator = _emulator()
-    async with indexed(
-        tmp_path, "boxpressd", emulator, account_id=ACCOUNT, credential=KEY
-    ) as crawl:
+    async with indexed(place, "boxpressd", emulator, account_id=ACCOUNT, credential=KEY) as crawl:
         await crawl.sync()
         before = await crawl.status()
         emulator.reset_counts()
@@ -63,7 +58,7 @@ async def test_a_second_sync_fetches_only_what_is_new(tmp_path: Path) -> None:
 
 
 async def test_an_interrupted_crawl_resumes_without_reading_a_committed_page_again(
-    tmp_path: Path,
+    place: Place,
 ) -> None:
     emulator = _emulator(sessions=900, users=100)  # nine pages of 100
     offsets: list[int] = []
@@ -76,9 +71,7 @@ async def test_an_interrupted_crawl_resumes_without_reading_a_committed_page_aga
         await app(scope, receive, send)
 
     emulator.app = recording
-    async with indexed(
-        tmp_path, "boxpressd", emulator, account_id=ACCOUNT, credential=KEY
-    ) as crawl:
+    async with indexed(place, "boxpressd", emulator, account_id=ACCOUNT, credential=KEY) as crawl:
         task = asyncio.create_task(crawl.sync())
         while len(crawl.progress) < 3:  # three pages committed
             await asyncio.sleep(0.001)
@@ -104,12 +97,10 @@ async def test_an_interrupted_crawl_resumes_without_reading_a_committed_page_aga
     ],
 )
 async def test_a_refused_credential_or_unknown_account_is_a_clear_sync_error(
-    tmp_path: Path, key: str, account: str, status: int, says: str
+    place: Place, key: str, account: str, status: int, says: str
 ) -> None:
     emulator = _emulator()
-    async with indexed(
-        tmp_path, "boxpressd", emulator, account_id=account, credential=key
-    ) as crawl:
+    async with indexed(place, "boxpressd", emulator, account_id=account, credential=key) as crawl:
         outcome = await crawl.sync()
         assert not outcome.synced and outcome.error and says in outcome.error
         assert (await crawl.status()).last_error == outcome.error

@@ -19,6 +19,7 @@ from server.providers.sessionboard.dataset import SessionboardDataset, generate_
 from server.providers.sessionboard.emulator import SessionboardEmulator, create_emulator
 from server.providers.sessionboard.spec import SPEC
 from tests.server.providers.support import adapter_for, list_all
+from tests.upstream import SocketUpstream
 
 CONTACTS = 120
 ORG = "org-1"
@@ -39,13 +40,16 @@ class Sessionboard:
     dataset: SessionboardDataset
 
 
-async def _sessionboard(envelope: str | None = None, cache: float = 60) -> Any:
+async def _sessionboard(
+    upstream: SocketUpstream, envelope: str | None = None, cache: float = 60
+) -> Any:
     dataset = generate_dataset(seed=4, contacts=CONTACTS)
     emulator = create_emulator(
         dataset, token=TOKEN, organization_id=ORG, envelope=envelope, rate_limit=None
     )
     adapter, transport = adapter_for(
         SPEC,
+        upstream,
         emulator.app,
         account_id=ORG,
         credential=TOKEN,
@@ -56,8 +60,10 @@ async def _sessionboard(envelope: str | None = None, cache: float = 60) -> Any:
 
 
 @pytest.fixture(params=["data", "results"])
-async def sessionboard(request: pytest.FixtureRequest) -> AsyncIterator[Sessionboard]:
-    built, transport = await _sessionboard(request.param)
+async def sessionboard(
+    request: pytest.FixtureRequest, upstream: SocketUpstream
+) -> AsyncIterator[Sessionboard]:
+    built, transport = await _sessionboard(upstream, request.param)
     yield built
     await transport.close()
 
@@ -153,9 +159,9 @@ def _session_pages(dataset: SessionboardDataset) -> int:
 
 @pytest.mark.parametrize("first", [25, 5])
 async def test_registrations_cost_the_events_and_their_session_pages_whatever_the_page_size(
-    first: int,
+    first: int, upstream: SocketUpstream
 ) -> None:
-    built, transport = await _sessionboard()
+    built, transport = await _sessionboard(upstream)
     listed = await built.adapter.list_participants(position=None, limit=first)
     records = [record for record, _ in listed.participants]
     await built.adapter.registrations(records)
@@ -172,8 +178,10 @@ async def test_registrations_cost_the_events_and_their_session_pages_whatever_th
     await transport.close()
 
 
-async def test_the_sessions_are_read_again_once_the_cache_time_is_over() -> None:
-    built, transport = await _sessionboard(cache=0.001)
+async def test_the_sessions_are_read_again_once_the_cache_time_is_over(
+    upstream: SocketUpstream,
+) -> None:
+    built, transport = await _sessionboard(upstream, cache=0.001)
     listed = await built.adapter.list_participants(position=None, limit=5)
     records = [record for record, _ in listed.participants]
     await built.adapter.registrations(records)

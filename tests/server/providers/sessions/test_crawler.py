@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from server.providers.sessions.dataset import generate_dataset
 from server.providers.sessions.emulator import create_emulator
 from server.providers.sessions.spec import SPEC
 from server.providers.spec import OutboundLimit
-from tests.server.providers.indexing import Indexed, indexed
+from tests.server.providers.indexing import Indexed, Place, indexed
 
 KEY = "sessions-key"
 
@@ -33,9 +32,9 @@ SHORT = dataclasses.replace(SPEC, outbound=OutboundLimit(limit=10, window_second
 PROVIDERS_WITH_SHORT_WINDOW = tuple(SHORT if p.name == "sessions" else p for p in PROVIDERS)
 
 
-def crawl(tmp_path: Path, emulator: Any, **kwargs: Any) -> Any:
+def crawl(place: Place, emulator: Any, **kwargs: Any) -> Any:
     kwargs.setdefault("providers", PROVIDERS_WITH_SHORT_WINDOW)
-    return indexed(tmp_path, "sessions", emulator, account_id="", credential=KEY, **kwargs)
+    return indexed(place, "sessions", emulator, account_id="", credential=KEY, **kwargs)
 
 
 async def indexed_registrations(crawl: Indexed) -> set[tuple[str, str, str]]:
@@ -45,10 +44,10 @@ async def indexed_registrations(crawl: Indexed) -> set[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("envelope", [None, "data"], ids=["bare arrays", "data envelope"])
 async def test_every_person_and_registration_is_indexed_as_the_mapping_says(
-    tmp_path: Path, envelope: str | None
+    place: Place, envelope: str | None
 ) -> None:
     emulator = _emulator(rate_limit=(10, 1), envelope=envelope)
-    async with crawl(tmp_path, emulator, providers=PROVIDERS) as sessions:
+    async with crawl(place, emulator, providers=PROVIDERS) as sessions:
         assert (await sessions.sync()).synced
         people = {p.email.lower(): p for p in await sessions.participants()}
         registrations = await indexed_registrations(sessions)
@@ -70,10 +69,10 @@ async def test_every_person_and_registration_is_indexed_as_the_mapping_says(
 
 
 async def test_a_crawl_longer_than_a_window_waits_instead_of_pushing_past_the_limit(
-    tmp_path: Path,
+    place: Place,
 ) -> None:
     emulator = _emulator(rate_limit=(10, 1))
-    async with crawl(tmp_path, emulator, providers=PROVIDERS) as sessions:
+    async with crawl(place, emulator, providers=PROVIDERS) as sessions:
         assert (await sessions.sync()).synced  # the documented minute: headers say 1 s
         waited = sessions.progress[-1].waited_seconds
     assert emulator.total_requests > 20  # more than two windows' worth
@@ -81,19 +80,19 @@ async def test_a_crawl_longer_than_a_window_waits_instead_of_pushing_past_the_li
     assert waited > 0
 
 
-async def test_without_headers_the_documented_limit_paces_the_crawl(tmp_path: Path) -> None:
+async def test_without_headers_the_documented_limit_paces_the_crawl(place: Place) -> None:
     emulator = _emulator(rate_limit=(10, 1), rate_limit_headers=False)
-    async with crawl(tmp_path, emulator) as sessions:
+    async with crawl(place, emulator) as sessions:
         assert (await sessions.sync()).synced
     assert emulator.total_requests > 20
     assert emulator.into_full_window <= 1  # at most the one a window's edge can cost
 
 
-async def test_a_429_is_waited_out_and_the_crawl_goes_on(tmp_path: Path) -> None:
+async def test_a_429_is_waited_out_and_the_crawl_goes_on(place: Place) -> None:
     emulator = _emulator(rate_limit=None)
     faults = emulator.faults
     faults.status, faults.retry_after, faults.fail_next = 429, 1, 1
-    async with crawl(tmp_path, emulator) as sessions:
+    async with crawl(place, emulator) as sessions:
         began = asyncio.get_running_loop().time()
         outcome = await sessions.sync()
         assert outcome.synced, outcome
@@ -101,18 +100,19 @@ async def test_a_429_is_waited_out_and_the_crawl_goes_on(tmp_path: Path) -> None
         assert (await sessions.status()).participants == len(emulator.dataset.people())
 
 
-async def test_an_interrupted_crawl_fetches_no_committed_page_again(tmp_path: Path) -> None:
+async def test_an_interrupted_crawl_fetches_no_committed_page_again(place: Place) -> None:
     emulator = _emulator(rate_limit=None)
     paths: list[str] = []
     app = emulator.app
 
     async def recording(scope, receive, send):  # type: ignore[no-untyped-def]
         if scope["type"] == "http":
-            paths.append(f"{scope['path']}?{scope['query_string'].decode()}")
+            path = scope["path"].removeprefix(scope["root_path"])  # where it is mounted
+            paths.append(f"{path}?{scope['query_string'].decode()}")
         await app(scope, receive, send)
 
     emulator.app = recording
-    async with crawl(tmp_path, emulator) as sessions:
+    async with crawl(place, emulator) as sessions:
         task = asyncio.create_task(sessions.sync())
         while len(sessions.progress) < 8:
             await asyncio.sleep(0.001)
@@ -132,10 +132,10 @@ async def test_an_interrupted_crawl_fetches_no_committed_page_again(tmp_path: Pa
 
 
 async def test_a_second_sync_on_unchanged_data_costs_at_most_the_bounded_recheck(
-    tmp_path: Path,
+    place: Place,
 ) -> None:
     emulator = _emulator(rate_limit=None, now=datetime.now(UTC))
-    async with crawl(tmp_path, emulator) as sessions:
+    async with crawl(place, emulator) as sessions:
         assert (await sessions.sync()).synced
         emulator.reset_counts()
         assert (await sessions.sync()).synced
@@ -152,11 +152,9 @@ async def test_a_second_sync_on_unchanged_data_costs_at_most_the_bounded_recheck
         assert booking["sessionId"] == added["id"]
 
 
-async def test_a_refused_key_is_a_clear_sync_error(tmp_path: Path) -> None:
+async def test_a_refused_key_is_a_clear_sync_error(place: Place) -> None:
     emulator = _emulator()
-    async with indexed(
-        tmp_path, "sessions", emulator, account_id="", credential="wrong"
-    ) as sessions:
+    async with indexed(place, "sessions", emulator, account_id="", credential="wrong") as sessions:
         outcome = await sessions.sync()
         assert not outcome.synced and outcome.error and "refused the credential" in outcome.error
         assert (await sessions.status()).last_error == outcome.error

@@ -17,6 +17,7 @@ from server.providers.wix.dataset import WixDataset, generate_dataset
 from server.providers.wix.emulator import WixEmulator, create_emulator
 from server.providers.wix.spec import SPEC
 from tests.server.providers.support import adapter_for, list_all
+from tests.upstream import SocketUpstream
 
 CONTACTS = 60
 
@@ -29,10 +30,12 @@ class Wix:
 
 
 @pytest.fixture
-async def wix() -> AsyncIterator[Wix]:
+async def wix(upstream: SocketUpstream) -> AsyncIterator[Wix]:
     dataset = generate_dataset(seed=3, contacts=CONTACTS)
     emulator = create_emulator(dataset, api_key="key", site_id="site")
-    adapter, transport = adapter_for(SPEC, emulator.app, account_id="site", credential="key")
+    adapter, transport = adapter_for(
+        SPEC, upstream, emulator.app, account_id="site", credential="key"
+    )
     assert isinstance(adapter, WixAdapter)
     yield Wix(adapter, emulator, dataset)
     await transport.close()
@@ -213,8 +216,10 @@ async def test_provider_failures_become_provider_errors_without_provider_text(
     assert raised.value.provider == "wix"
 
 
-async def test_wrong_credentials_are_a_provider_error(wix: Wix) -> None:
-    adapter, transport = adapter_for(SPEC, wix.emulator.app, account_id="site", credential="no")
+async def test_wrong_credentials_are_a_provider_error(wix: Wix, upstream: SocketUpstream) -> None:
+    adapter, transport = adapter_for(
+        SPEC, upstream, wix.emulator.app, account_id="site", credential="no"
+    )
     with pytest.raises(ProviderError) as raised:
         await adapter.list_participants(position=None, limit=5)
     await transport.close()
@@ -280,11 +285,15 @@ def _registered(registrations: list) -> set[str]:
     return {r.provider_id for mine in registrations for r in mine}
 
 
-async def test_later_batches_go_in_chunks_that_fit_a_page_all_at_once() -> None:
+async def test_later_batches_go_in_chunks_that_fit_a_page_all_at_once(
+    upstream: SocketUpstream,
+) -> None:
     dataset = generate_dataset(seed=3, contacts=50, per_contact=10)
     emulator = create_emulator(dataset, api_key="key", site_id="site")
     emulator.faults.latency_seconds = 0.02  # so that calls made together overlap
-    adapter, transport = adapter_for(SPEC, emulator.app, account_id="site", credential="key")
+    adapter, transport = adapter_for(
+        SPEC, upstream, emulator.app, account_id="site", credential="key"
+    )
     assert isinstance(adapter, WixAdapter)
     try:
         listed = await adapter.list_participants(position=None, limit=50)
