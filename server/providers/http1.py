@@ -203,9 +203,10 @@ def _request(
 class Http1Transport:
     """Sends provider requests over kept-alive HTTP/1.1 connections, one pool per origin."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """`tls` verifies providers' certificates (by default the system's trust store)."""
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls
 
     async def send(
         self,
