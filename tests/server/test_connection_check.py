@@ -7,18 +7,13 @@ import json
 import re
 import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from click.testing import CliRunner, Result
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from server.cli import main
 from server.providers.http import unreachable_reason
@@ -26,6 +21,7 @@ from server.providers.http1 import CutOff, Disconnected, NotHttp
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from tests.live import business_api, free_port
+from tests.upstream import SocketUpstream
 
 GOOD = "good-credential-0123456789"
 WRONG = "wrong-credential-9876543210"
@@ -35,43 +31,31 @@ OK = re.compile(r"ok \(\d+ ms\)")
 
 
 @dataclass
-class Upstream:
-    """Every provider's emulator, each under `/<provider>` of one real HTTP server."""
+class Emulated:
+    """Every provider's emulator, each under a prefix of its own on the session's socket."""
 
-    url: str
+    url: str  # the socket's origin, as the messages name it
+    base_urls: dict[str, str]
     emulators: dict[str, Any]
 
     def base_url(self, provider: str) -> str:
-        return f"{self.url}/{provider}"
+        return self.base_urls.get(provider, f"{self.url}/{provider}")
 
 
 @pytest.fixture
-def upstream() -> Iterator[Upstream]:
+def emulated(upstream: SocketUpstream) -> Iterator[Emulated]:
     emulators = {
         spec.name: spec.emulated.emulator(
             spec.emulated.dataset(3, 30), spec.emulated.account_id, GOOD
         )
         for spec in PROVIDERS
     }
-    app = Starlette(routes=[Mount(f"/{name}", app=e.app) for name, e in emulators.items()])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, log_level="warning", timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "the emulators did not start serving"
+    base_urls = {name: upstream.mount(e.app, name) for name, e in emulators.items()}
     try:
-        yield Upstream(f"http://127.0.0.1:{port}", emulators)
+        yield Emulated(upstream.origin, base_urls, emulators)
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+        for base_url in base_urls.values():
+            upstream.unmount(base_url)
 
 
 @pytest.fixture
@@ -124,26 +108,26 @@ def one_line(result: Result) -> str:
 
 @pytest.mark.parametrize("spec", PROVIDERS, ids=[spec.name for spec in PROVIDERS])
 def test_a_good_credential_is_checked_with_one_call_and_stored(
-    run, upstream: Upstream, spec: ProviderSpec
+    run, emulated: Emulated, spec: ProviderSpec
 ) -> None:  # type: ignore[no-untyped-def]
-    added = add(run, spec, upstream.base_url(spec.name), GOOD)
+    added = add(run, spec, emulated.base_url(spec.name), GOOD)
     assert added.exit_code == 0, added.output
     assert re.search(rf"{spec.title} accepted the credential \(\d+ ms\)\.", added.stderr)
-    assert upstream.emulators[spec.name].total_requests == 1  # one call, even for Sessions
+    assert emulated.emulators[spec.name].total_requests == 1  # one call, even for Sessions
     [row] = stored(run)
-    assert (row["provider"], row["base_url"]) == (spec.name, upstream.base_url(spec.name))
+    assert (row["provider"], row["base_url"]) == (spec.name, emulated.base_url(spec.name))
     assert GOOD not in added.output
 
 
 @pytest.mark.parametrize("spec", PROVIDERS, ids=[spec.name for spec in PROVIDERS])
 def test_a_wrong_credential_is_refused_in_one_line_and_nothing_is_stored(
-    run, upstream: Upstream, spec: ProviderSpec
+    run, emulated: Emulated, spec: ProviderSpec
 ) -> None:  # type: ignore[no-untyped-def]
-    refused = add(run, spec, upstream.base_url(spec.name), WRONG)
+    refused = add(run, spec, emulated.base_url(spec.name), WRONG)
     line = one_line(refused)
     assert line == f"Error: {spec.title} refused the credential (HTTP 401): check --credential."
     assert WRONG not in refused.output
-    assert upstream.emulators[spec.name].total_requests == 1  # a refusal is not retried
+    assert emulated.emulators[spec.name].total_requests == 1  # a refusal is not retried
     assert stored(run) == []
 
 
@@ -157,12 +141,12 @@ def test_a_host_that_does_not_answer_is_named_with_its_port(run) -> None:  # typ
 
 
 def test_a_provider_that_never_answers_is_reported_with_the_deadline(
-    run, upstream: Upstream
+    run, emulated: Emulated
 ) -> None:  # type: ignore[no-untyped-def]
-    upstream.emulators["wix"].faults.hang = True
-    line = one_line(add(run, SPECS["wix"], upstream.base_url("wix"), GOOD))
+    emulated.emulators["wix"].faults.hang = True
+    line = one_line(add(run, SPECS["wix"], emulated.base_url("wix"), GOOD))
     assert line == (
-        f"Error: {upstream.url} does not answer (timed out after {UPSTREAM_TIMEOUT} s, 3 tries)."
+        f"Error: {emulated.url} does not answer (timed out after {UPSTREAM_TIMEOUT} s, 3 tries)."
     )
     assert stored(run) == []
 
@@ -176,25 +160,25 @@ def test_a_provider_that_never_answers_is_reported_with_the_deadline(
     ids=["invalid json", "not found"],
 )
 def test_something_that_is_not_the_provider_is_named_as_such(
-    run, upstream: Upstream, where: str, fault: dict[str, Any], expected: str
+    run, emulated: Emulated, where: str, fault: dict[str, Any], expected: str
 ) -> None:  # type: ignore[no-untyped-def]
     for name, value in fault.items():
-        setattr(upstream.emulators["wix"].faults, name, value)
-    line = one_line(add(run, SPECS["wix"], upstream.base_url(where), GOOD))
+        setattr(emulated.emulators["wix"].faults, name, value)
+    line = one_line(add(run, SPECS["wix"], emulated.base_url(where), GOOD))
     assert (
-        line == f"Error: {upstream.url} answered with something that is not the Wix API {expected}"
+        line == f"Error: {emulated.url} answered with something that is not the Wix API {expected}"
     )
     assert stored(run) == []
 
 
-def test_a_failing_provider_is_tried_again_and_then_reported(run, upstream: Upstream) -> None:  # type: ignore[no-untyped-def]
-    upstream.emulators["sessionboard"].faults.status = 503
-    line = one_line(add(run, SPECS["sessionboard"], upstream.base_url("sessionboard"), GOOD))
+def test_a_failing_provider_is_tried_again_and_then_reported(run, emulated: Emulated) -> None:  # type: ignore[no-untyped-def]
+    emulated.emulators["sessionboard"].faults.status = 503
+    line = one_line(add(run, SPECS["sessionboard"], emulated.base_url("sessionboard"), GOOD))
     assert line == "Error: Sessionboard failed (HTTP 503, 3 tries): try again later."
-    assert upstream.emulators["sessionboard"].total_requests == 3
+    assert emulated.emulators["sessionboard"].total_requests == 3
 
 
-def test_a_credential_for_another_account_names_the_account_too(run, upstream: Upstream) -> None:  # type: ignore[no-untyped-def]
+def test_a_credential_for_another_account_names_the_account_too(run, emulated: Emulated) -> None:  # type: ignore[no-untyped-def]
     refused = run(
         "connections",
         "add",
@@ -203,7 +187,7 @@ def test_a_credential_for_another_account_names_the_account_too(run, upstream: U
         "--provider",
         "wix",
         "--base-url",
-        upstream.base_url("wix"),
+        emulated.base_url("wix"),
         "--account-id",
         "another-site",
         "--credential",
@@ -217,27 +201,27 @@ def test_a_credential_for_another_account_names_the_account_too(run, upstream: U
 
 @pytest.mark.parametrize("spec", PROVIDERS, ids=[spec.name for spec in PROVIDERS])
 def test_no_verify_stores_without_calling_the_provider(
-    run, upstream: Upstream, spec: ProviderSpec
+    run, emulated: Emulated, spec: ProviderSpec
 ) -> None:  # type: ignore[no-untyped-def]
-    added = add(run, spec, upstream.base_url(spec.name), WRONG, "--no-verify")
+    added = add(run, spec, emulated.base_url(spec.name), WRONG, "--no-verify")
     assert added.exit_code == 0, added.output
-    assert upstream.emulators[spec.name].total_requests == 0
+    assert emulated.emulators[spec.name].total_requests == 0
     assert [row["provider"] for row in stored(run)] == [spec.name]
 
 
 @pytest.mark.parametrize("spec", PROVIDERS, ids=[spec.name for spec in PROVIDERS])
 def test_connections_test_says_ok_or_what_to_fix(
-    run, upstream: Upstream, spec: ProviderSpec
+    run, emulated: Emulated, spec: ProviderSpec
 ) -> None:  # type: ignore[no-untyped-def]
-    assert add(run, spec, upstream.base_url(spec.name), GOOD).exit_code == 0
-    assert add(run, spec, upstream.base_url(spec.name), WRONG, "--no-verify").exit_code == 0
+    assert add(run, spec, emulated.base_url(spec.name), GOOD).exit_code == 0
+    assert add(run, spec, emulated.base_url(spec.name), WRONG, "--no-verify").exit_code == 0
     working, broken = (row["id"] for row in stored(run))
-    upstream.emulators[spec.name].reset_counts()
+    emulated.emulators[spec.name].reset_counts()
 
     tested = run("connections", "test", working)
     assert tested.exit_code == 0, tested.output
     assert OK.fullmatch(tested.stdout.strip())
-    assert upstream.emulators[spec.name].total_requests == 1
+    assert emulated.emulators[spec.name].total_requests == 1
 
     failed = run("connections", "test", broken)
     assert one_line(failed) == (
@@ -253,9 +237,9 @@ def test_connections_test_of_an_unknown_id_says_so(run) -> None:  # type: ignore
     )
 
 
-def test_an_update_is_checked_before_it_is_stored(run, upstream: Upstream) -> None:  # type: ignore[no-untyped-def]
-    wix = upstream.emulators["wix"]
-    assert add(run, SPECS["wix"], upstream.base_url("wix"), GOOD).exit_code == 0
+def test_an_update_is_checked_before_it_is_stored(run, emulated: Emulated) -> None:  # type: ignore[no-untyped-def]
+    wix = emulated.emulators["wix"]
+    assert add(run, SPECS["wix"], emulated.base_url("wix"), GOOD).exit_code == 0
     [before] = stored(run)
     connection = before["id"]
 
@@ -293,10 +277,10 @@ def test_the_reason_a_host_does_not_answer_comes_from_the_socket_error() -> None
 
 
 def test_a_failed_sync_says_why_and_connections_list_keeps_saying_it(
-    run, upstream: Upstream
+    run, emulated: Emulated
 ) -> None:  # type: ignore[no-untyped-def]
     sessions = SPECS["sessions"]
-    assert add(run, sessions, upstream.base_url("sessions"), WRONG, "--no-verify").exit_code == 0
+    assert add(run, sessions, emulated.base_url("sessions"), WRONG, "--no-verify").exit_code == 0
     synced = run("sync")
     assert synced.exit_code == 1
     [line] = [line for line in synced.stderr.splitlines() if line.startswith("Error")]
@@ -308,7 +292,7 @@ def test_a_failed_sync_says_why_and_connections_list_keeps_saying_it(
 
 
 def test_an_operators_first_session_at_a_terminal_gets_clear_answers(
-    tmp_path: Path, upstream: Upstream
+    tmp_path: Path, emulated: Emulated
 ) -> None:
     """The setup mistakes a new operator makes, typed to the installed command: each one a
     single line saying what to do, nothing stored, no secret repeated; then it works."""
@@ -336,10 +320,10 @@ def test_an_operators_first_session_at_a_terminal_gets_clear_answers(
 
     line = refused(*add, "--base-url", "not-a-url", *site, "--credential", GOOD)
     assert "--base-url must be an http(s)" in line
-    line = refused(*add, "--base-url", upstream.base_url("wix"), *site, "--credential", WRONG)
+    line = refused(*add, "--base-url", emulated.base_url("wix"), *site, "--credential", WRONG)
     assert line == "Error: Wix refused the credential (HTTP 401): check --credential."
     assert command("connections", "list", "--json").stdout == ""  # nothing was stored
-    added = command(*add, "--base-url", upstream.base_url("wix"), *site, "--credential", GOOD)
+    added = command(*add, "--base-url", emulated.base_url("wix"), *site, "--credential", GOOD)
     assert added.returncode == 0 and GOOD not in added.stdout + added.stderr
     header, row = command("connections", "list").stdout.splitlines()
     assert header.split()[:3] == ["ID", "BUSINESS", "PROVIDER"]
