@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,6 +24,7 @@ def test_the_code_passes_ruff() -> None:
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
 
 
+@pytest.mark.slow
 def test_the_code_passes_mypy() -> None:
     checked = _run("mypy", "server", "schema")
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -288,6 +288,7 @@ def _docker_compose() -> list[str]:
     return [docker, "compose", "--file", str(COMPOSE)]
 
 
+@pytest.mark.external
 def test_docker_compose_accepts_the_file_and_names_a_missing_secret() -> None:
     command = _docker_compose()
     environ = _environ()

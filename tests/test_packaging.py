@@ -19,6 +19,8 @@ from packaging.requirements import Requirement
 from server.http.graphiql import EXAMPLE_QUERY
 from tests.live import business_api, running_demo
 
+pytestmark = [pytest.mark.subprocess, pytest.mark.external, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[1]
 # The checkout's environments, caches and outputs: nothing a build reads.
 NOT_SOURCES = shutil.ignore_patterns(

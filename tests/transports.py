@@ -24,6 +24,10 @@ OTHER_TRANSPORTS: dict[str, str] = {
         "runs every hostile answer through a kept client (httpx) as well as through the "
         "production transport: the kept client is the reference for what correct looks like"
     ),
+    "test_transports.py": (
+        "builds a provider client over a stray transport on purpose, to prove that the "
+        "check fails a test that does"
+    ),
 }
 
 

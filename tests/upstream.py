@@ -68,8 +68,11 @@ class SocketUpstream:
         self._socket.close()
 
     def mount(self, app: ASGIApp, name: str = "app") -> str:
-        """Serve `app` under a new prefix; its base URL (no trailing slash)."""
-        prefix = f"{name}-{next(self._numbers)}"
+        """Serve `app` under `/name` (or `/name-N` while that is taken); its base URL, with
+        no trailing slash."""
+        prefix = name
+        while prefix in self._apps:
+            prefix = f"{name}-{next(self._numbers)}"
         self._apps[prefix] = app
         return f"{self.origin}/{prefix}"
 

@@ -11,6 +11,7 @@ traffic.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,68 @@ def credential_of(provider: str, handle: str) -> str:
     return f"{provider}-key-{handle[0]}"
 
 
+@dataclass(frozen=True)
+class Populated:
+    """A store once a world's businesses, connections and keys are in it: a copy of its
+    file, and the ids and keys it holds (a later world of the same layout copies it)."""
+
+    path: Path
+    base_urls: dict[tuple[str, str], str]
+    business_ids: dict[str, int]
+    connection_ids: dict[tuple[str, str], str]
+    connections: dict[str, str]
+    keys: dict[str, str]
+
+
+Layout = tuple[tuple[str, str, str, str, str], ...]  # handle, label, provider, account, mode
+
+
+@dataclass
+class PopulatedStores:
+    """The populated stores of the session, one per layout of businesses and connections."""
+
+    folder: Path
+    by_layout: dict[Layout, Populated] = field(default_factory=dict)
+
+    def file_for(self, layout: Layout) -> Path:
+        return self.folder / f"store-{len(self.by_layout)}.db"
+
+
+@pytest.fixture(scope="session")
+def populated_stores(tmp_path_factory: pytest.TempPathFactory) -> PopulatedStores:
+    return PopulatedStores(tmp_path_factory.mktemp("populated"))
+
+
+async def _populate(
+    store: Any, layout: Layout, base_urls: dict[tuple[str, str], str]
+) -> dict[str, Any]:
+    """Each business of the layout, its connections in order and its keys."""
+    made: dict[str, Any] = {"business_ids": {}, "connection_ids": {}, "connections": {}}
+    keys: dict[str, str] = {}
+    for handle in dict.fromkeys(handle for handle, *_ in layout):
+        business = await store.create_business(handle, BUSINESSES[handle][0])
+        made["business_ids"][handle] = business.id
+        for _, label, name, account_id, mode in (c for c in layout if c[0] == handle):
+            connection = await store.add_connection(
+                business.id,
+                provider=name,
+                base_url=base_urls[(handle, label)],
+                account_id=account_id,
+                credential=credential_of(name, handle),
+                mode=mode,
+            )
+            made["connection_ids"][(handle, label)] = connection.public_id
+            made["connections"].setdefault(handle, connection.public_id)
+        _, keys[handle] = await store.create_api_key(business.id, name="all", scopes=ALL_SCOPES)
+    _, keys["tremble-no-email"] = await store.create_api_key(
+        made["business_ids"]["tremble"],
+        name="no email",
+        scopes=[s for s in ALL_SCOPES if s != "participants.email:read"],
+    )
+    made["keys"] = keys
+    return made
+
+
 @pytest.fixture
 async def world(
     tmp_path: Path,
@@ -141,6 +204,7 @@ async def world(
     upstream: SocketUpstream,
     graph_of: Callable[[Path], Graph],
     datasets: Callable[[Any, int, int], Any],
+    populated_stores: PopulatedStores,
     policy_path: Path | None,
     setting_overrides: dict[str, Any],
     connected: dict[str, tuple[str, ...]],
@@ -149,6 +213,7 @@ async def world(
     specs = {spec.name: spec for spec in providers}
     emulators: dict[tuple[str, str], Any] = {}
     base_urls: dict[tuple[str, str], str] = {}
+    layout: Layout = ()
     for handle, names in connected.items():
         _, seed, size = BUSINESSES[handle]
         for label, name in labelled(names):
@@ -161,6 +226,10 @@ async def world(
             )
             emulators[(handle, label)] = emulator
             base_urls[(handle, label)] = upstream.mount(emulator.app, f"{handle}-{label}")
+            layout += ((handle, label, name, emulated.account_id, specs[name].mode),)
+    populated = populated_stores.by_layout.get(layout)
+    if populated is not None:
+        shutil.copy2(populated.path, migrated_store)
     overrides = {"policy_path": policy_path} if policy_path else {}
     overrides.update(setting_overrides)
     settings = settings_for(tmp_path, **overrides)
@@ -168,29 +237,20 @@ async def world(
     services: Services = app.state.services
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     built = World(client=client, services=services, emulators=emulators)
-    store = services.store
-    for handle, names in connected.items():
-        business = await store.create_business(handle, BUSINESSES[handle][0])
-        built.business_ids[handle] = business.id
-        for label, name in labelled(names):
-            connection = await store.add_connection(
-                business.id,
-                provider=name,
-                base_url=base_urls[(handle, label)],
-                account_id=specs[name].emulated.account_id,
-                credential=credential_of(name, handle),
-                mode=specs[name].mode,
+    if populated is None:
+        made = await _populate(services.store, layout, base_urls)
+        saved = shutil.copy2(migrated_store, populated_stores.file_for(layout))
+        populated = Populated(Path(saved), dict(base_urls), **made)
+        populated_stores.by_layout[layout] = populated
+    for place, base_url in base_urls.items():
+        if populated.base_urls[place] != base_url:  # mounted elsewhere this time
+            await services.store.update_connection(
+                populated.connection_ids[place], base_url=base_url
             )
-            built.connection_ids[(handle, label)] = connection.public_id
-            built.connections.setdefault(handle, connection.public_id)
-        _, built.keys[handle] = await store.create_api_key(
-            business.id, name="all", scopes=ALL_SCOPES
-        )
-    _, built.keys["tremble-no-email"] = await store.create_api_key(
-        built.business_ids["tremble"],
-        name="no email",
-        scopes=[s for s in ALL_SCOPES if s != "participants.email:read"],
-    )
+    built.business_ids = dict(populated.business_ids)
+    built.connection_ids = dict(populated.connection_ids)
+    built.connections = dict(populated.connections)
+    built.keys = dict(populated.keys)
     try:
         yield built
     finally:

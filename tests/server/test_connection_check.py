@@ -59,9 +59,9 @@ def emulated(upstream: SocketUpstream) -> Iterator[Emulated]:
 
 
 @pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+def run(migrated_store: Path):  # type: ignore[no-untyped-def]
     environ = {
-        "BUSINESS_API_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "BUSINESS_API_DATABASE_URL": f"sqlite+aiosqlite:///{migrated_store}",
         "BUSINESS_API_SECRET_KEY": "cli-test-secret-key-0123456789",
         "BUSINESS_API_UPSTREAM_TIMEOUT": UPSTREAM_TIMEOUT,
     }
@@ -71,7 +71,6 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
             main, list(arguments), input=input, catch_exceptions=False
         )
 
-    assert invoke("migrate").exit_code == 0
     assert invoke("businesses", "create", "--handle", "tremble", "--name", "T").exit_code == 0
     return invoke
 
@@ -291,6 +290,7 @@ def test_a_failed_sync_says_why_and_connections_list_keeps_saying_it(
     assert f"business-api connections update {row['id']} --credential -" in row["last_error"]
 
 
+@pytest.mark.subprocess
 def test_an_operators_first_session_at_a_terminal_gets_clear_answers(
     tmp_path: Path, emulated: Emulated
 ) -> None:

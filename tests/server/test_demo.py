@@ -10,11 +10,14 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from server.demo_env import DEMO_ENV_FILE, DEMO_KEY, read_env_file, write_env_file
 from server.providers.registry import FOLDERS as PROVIDER_NAMES
 from tests.live import LiveDemo, business_api, running_demo
 from tests.server.documents import EXAMPLE_QUERY
+
+pytestmark = pytest.mark.subprocess
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 

@@ -37,6 +37,8 @@ from tests.operation_corpus import DrawnOperation, draw_operations
 from tests.server.conftest import World, answered
 from tests.server.documents import EXAMPLE_QUERY
 
+pytestmark = pytest.mark.slow
+
 OPERATIONS = int(__import__("os").environ.get("DIFF_N", 2000))
 UNDER_FAULT = 150
 CONCURRENCY = 8

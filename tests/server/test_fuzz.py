@@ -36,6 +36,7 @@ def _forbidden(world: World, survey: fuzzing.Survey) -> list[str]:
     return fuzzing.forbidden_text(settings, world.keys.values(), WIX_CREDENTIALS, survey)
 
 
+@pytest.mark.slow
 async def test_generated_operations_never_fail_on_the_server_or_leak(world: World) -> None:
     survey = await fuzzing.survey(world)
     strategy = fuzzing.operations(survey.schema, survey.cursors)

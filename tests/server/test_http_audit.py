@@ -15,6 +15,8 @@ import pytest
 
 from tests.live import running_demo
 
+pytestmark = [pytest.mark.subprocess, pytest.mark.external]
+
 AUDIT_DIR = Path(__file__).resolve().parent.parent / "http_audit"
 NODE = shutil.which("node")
 

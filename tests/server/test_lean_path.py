@@ -58,6 +58,7 @@ async def test_a_repeated_query_is_parsed_checked_and_validated_once(
     }
 
 
+@pytest.mark.slow
 async def test_a_flood_of_distinct_queries_leaves_the_cache_at_its_bound(world: World) -> None:
     executor = world.services.executor
     scopes = frozenset(ALL_SCOPES)
@@ -104,6 +105,7 @@ async def test_a_key_revoked_in_this_process_stops_working_at_once(world: World)
 POLL_SECONDS = 0.5
 
 
+@pytest.mark.subprocess
 def test_a_key_revoked_by_another_process_stops_working_within_the_poll_time(
     tmp_path: Path,
 ) -> None:
@@ -137,6 +139,7 @@ def test_a_key_revoked_by_another_process_stops_working_within_the_poll_time(
     assert refused.status_code == 401
 
 
+@pytest.mark.subprocess
 def test_two_workers_serve_one_port(tmp_path: Path) -> None:
     redis_url = os.environ.get("TEST_REDIS_URL")
     if not redis_url:

@@ -311,6 +311,7 @@ def _graphql_answers_by_worker(metrics_dir: Path) -> dict[str, float]:
     return answered
 
 
+@pytest.mark.subprocess
 def test_two_workers_count_together_and_any_of_them_answers_the_scrape(tmp_path: Path) -> None:
     redis_url = os.environ.get("TEST_REDIS_URL")
     if not redis_url:
@@ -370,6 +371,7 @@ def test_two_workers_count_together_and_any_of_them_answers_the_scrape(tmp_path:
     assert list(temporary.iterdir()) == []  # the run's directory went with it
 
 
+@pytest.mark.subprocess
 def test_the_operators_metrics_directory_is_used_and_emptied_of_an_earlier_run(
     tmp_path: Path,
 ) -> None:

@@ -38,6 +38,7 @@ def one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     "arguments",
     [("businesses", "list"), ("keys", "list"), ("connections", "list"), ("sync",)],
@@ -52,6 +53,7 @@ def test_a_store_command_before_migrate_says_to_migrate_and_creates_nothing(
     assert list(tmp_path.iterdir()) == []  # no empty business-api.db left behind
 
 
+@pytest.mark.subprocess
 def test_serve_refuses_a_store_that_was_never_migrated(tmp_path: Path) -> None:
     result = business_api(tmp_path, "serve", "--port", str(free_port()))
 
@@ -59,6 +61,7 @@ def test_serve_refuses_a_store_that_was_never_migrated(tmp_path: Path) -> None:
     assert "run `business-api migrate`" in one_clear_line(result)
 
 
+@pytest.mark.subprocess
 def test_a_store_at_an_older_schema_names_both_revisions(tmp_path: Path) -> None:
     database = tmp_path / "old.db"
     url = f"sqlite+aiosqlite:///{database}"
@@ -87,6 +90,7 @@ def test_a_store_at_an_older_schema_names_both_revisions(tmp_path: Path) -> None
     assert business_api(tmp_path, "keys", "list", BUSINESS_API_DATABASE_URL=url).returncode == 0
 
 
+@pytest.mark.subprocess
 def test_a_postgres_url_names_the_driver_to_use_and_hides_the_password(tmp_path: Path) -> None:
     result = business_api(
         tmp_path,
@@ -101,6 +105,7 @@ def test_a_postgres_url_names_the_driver_to_use_and_hides_the_password(tmp_path:
     assert "hunter2" not in result.stderr + result.stdout
 
 
+@pytest.mark.subprocess
 def test_an_unreachable_database_names_its_host_and_port(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     result = business_api(
@@ -116,6 +121,7 @@ def test_an_unreachable_database_names_its_host_and_port(tmp_path: Path) -> None
     assert "pw-secret" not in line
 
 
+@pytest.mark.subprocess
 def test_debug_shows_the_traceback_that_is_otherwise_hidden(tmp_path: Path) -> None:
     result = business_api(tmp_path, "--debug", "businesses", "list")
 
@@ -123,6 +129,7 @@ def test_debug_shows_the_traceback_that_is_otherwise_hidden(tmp_path: Path) -> N
     assert "Traceback" in result.stderr and "StoreNotReady" in result.stderr
 
 
+@pytest.mark.subprocess
 def test_serve_migrate_brings_the_store_up_and_readyz_says_ready(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     settings = {"BUSINESS_API_SECRET_KEY": SECRET, "BUSINESS_API_DATABASE_URL": url}
@@ -154,6 +161,7 @@ async def test_readyz_fails_while_the_store_or_redis_cannot_be_used(tmp_path: Pa
     assert healthy.status_code == 200  # the process itself is fine: no restart needed
 
 
+@pytest.mark.subprocess
 def test_help_lists_the_settings_and_version_is_printed(tmp_path: Path) -> None:
     general = business_api(tmp_path, "--help").stdout
     assert all(spec.name in general for _, spec in specs())
@@ -183,6 +191,7 @@ def test_every_command_has_a_one_line_description() -> None:
             assert not description.endswith("..."), f"{path} {name}: {description.strip()}"
 
 
+@pytest.mark.subprocess
 def test_keys_revoke_takes_a_whole_key_without_repeating_its_secret(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"
     assert business_api(tmp_path, "migrate", BUSINESS_API_DATABASE_URL=url).returncode == 0
@@ -213,6 +222,7 @@ def test_keys_revoke_takes_a_whole_key_without_repeating_its_secret(tmp_path: Pa
     assert garbled.returncode == 1 and secret[:-1] not in garbled.stderr
 
 
+@pytest.mark.subprocess
 def test_list_commands_print_a_header_or_json(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'lists.db'}"
     business_api(tmp_path, "migrate", BUSINESS_API_DATABASE_URL=url)

@@ -100,6 +100,7 @@ async def _business_with_a_dead_provider(database_url: str, secret: str, dead: s
         await engine.dispose()
 
 
+@pytest.mark.subprocess
 def test_serve_prints_provider_failures_on_stderr(tmp_path: Path) -> None:
     settings = {
         "BUSINESS_API_SECRET_KEY": "serve-logs-secret-key-0123456789",

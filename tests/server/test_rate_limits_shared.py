@@ -18,6 +18,8 @@ from server.store.database import create_engine, migrate, session_factory
 from server.store.repository import Store
 from tests.live import running_server
 
+pytestmark = pytest.mark.subprocess
+
 BUSINESS_LIMIT = 20
 REQUESTS = 200
 KEYS = 4

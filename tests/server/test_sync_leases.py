@@ -24,6 +24,8 @@ from server.store.database import create_engine, migrate, session_factory
 from server.store.repository import Store
 from tests.live import _command, _environ, free_port, running_server
 
+pytestmark = pytest.mark.subprocess
+
 SECRET = "lease-tests-secret-0123456789abcdef"
 KEY = "sessions-lease-key"
 

@@ -21,6 +21,8 @@ from server.store.database import create_engine
 from tests.live import running_server
 from tests.server.test_operator_errors import business_api
 
+pytestmark = pytest.mark.subprocess
+
 ADMIN_TOKEN = "topology-admin-token-0123456789abcdef"
 POLL_SECONDS = 0.5  # BUSINESS_API_STORE_POLL_SECONDS: the bound on seeing another's change
 BUSINESS_LIMIT = 6
