@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from graphql import graphql_sync, parse, validate
 
 from schema.api import Query, build_internal_schema
+from schema.policy import enforce
 from schema.policy.enforce import MISSING_SCOPE, NOT_EXPOSED, check_operation
 from schema.policy.model import load_policy
 from schema.policy.slice import SchemaSlices
+from tests.schema.test_operation_limits import count_calls, selections_in
 from tests.server.documents import EXAMPLE_QUERY
 
 POLICY_PATH = Path(__file__).resolve().parents[2] / "policies" / "business-api.toml"
@@ -343,21 +344,32 @@ def test_unknown_scopes_do_not_make_another_slice(slices):
     assert slices.for_scopes(READ_ONLY_SCOPES | {"admin:write"}) is sliced
 
 
-def test_the_walk_is_linear_however_fragments_multiply(check):
-    # 4**40 spreads of a fragment with a hidden field: walked once, reported once.
+@pytest.mark.parametrize("levels", [40, 80])
+def test_the_walk_is_linear_however_fragments_multiply(graph, policy, monkeypatch, levels):
+    # 4**levels spreads of a fragment with a hidden field: walked once, reported once. The
+    # walk's visits (selection sets, fields, spreads) are counted, not timed, and capped at
+    # twice the document's size: a walk that expands is stopped with a failure at once.
     fragments = " ".join(
         f"fragment F{i} on BusinessParticipant {{ {' '.join([f'...F{i + 1}'] * 4)} }}"
-        for i in range(40)
+        for i in range(levels)
     )
-    document = (
+    document = parse(
         "query { activeBusiness { participants { nodes { ...F0 } } } } "
         + fragments
-        + " fragment F40 on BusinessParticipant { id phone }"
+        + f" fragment F{levels} on BusinessParticipant {{ id phone }}"
     )
-    began = time.perf_counter()
-    errors = check(document)
-    assert time.perf_counter() - began < 0.05
+    size = selections_in(document)
+    assert size == 4 * levels + 6
+    visits = count_calls(
+        monkeypatch, enforce._Walk, ["selections", "field", "fragment"], budget=2 * size
+    )
+    errors = check_operation(graph, policy, document, ALL_SCOPES, DOCS)
     assert [e.path for e in errors] == [["activeBusiness", "participants", "nodes", "phone"]]
+    # Every spread is met once where it is written (4 a level, 1 in the operation), but each
+    # fragment's selection set is walked once (levels + 1, besides the operation's four and
+    # the leaf `id`'s, none) and its fields only there (the operation's three, F{levels}'s
+    # two): linear in the levels.
+    assert visits == {"fragment": 4 * levels + 1, "selections": levels + 6, "field": 5}
 
 
 def test_a_fragment_spread_in_two_places_is_reported_at_both(check):

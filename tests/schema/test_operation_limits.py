@@ -1,12 +1,16 @@
 """The shape check: exact counts with fragments expanded, each limit at its boundary, and
-linear time however the fragments multiply."""
+linear work however the fragments multiply."""
 
 from __future__ import annotations
 
-import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from graphql import parse
+import pytest
+from graphql import DocumentNode, SelectionSetNode, Visitor, parse, visit
 
+from schema import operation_limits
 from schema.operation_limits import OperationLimits, check_shape, measure, most_repeated
 
 
@@ -17,6 +21,41 @@ def fan_out(levels: int, width: int, leaf: str = "id") -> str:
     ]
     fragments.append(f"fragment F{levels} on Business {{ {leaf} }}")
     return "query { activeBusiness { ...F0 } } " + " ".join(fragments)
+
+
+def selections_in(document: DocumentNode) -> int:
+    """The document's size: its fields, fragment spreads and inline fragments as written."""
+    count = 0
+
+    class Count(Visitor):
+        def enter_selection_set(self, node: SelectionSetNode, *_: Any) -> None:
+            nonlocal count
+            count += len(node.selections)
+
+    visit(document, Count())
+    return count
+
+
+def count_calls(
+    monkeypatch: pytest.MonkeyPatch, owner: object, names: Iterable[str], budget: int
+) -> Counter[str]:
+    """From now on, count the calls to `owner`'s functions `names` (the steps a walk recurses
+    through: a method on its class, a function in its module). A call past `budget` in all
+    fails the test where it is made: an expanding walk would otherwise never end."""
+    calls: Counter[str] = Counter()
+    for name in names:
+        original: Callable[..., Any] = getattr(owner, name)
+
+        def counted(
+            *args: Any, _original: Callable[..., Any] = original, _name: str = name, **kwargs: Any
+        ) -> Any:
+            calls[_name] += 1
+            if calls.total() > budget:
+                raise AssertionError(f"more than {budget} calls ({dict(calls)}): the walk expands")
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+    return calls
 
 
 def codes(query: str, **limits: int) -> list[str]:
@@ -62,12 +101,26 @@ def test_a_cycle_of_fragments_does_not_loop() -> None:
     assert measure(parse(query)).fields == 2
 
 
-def test_measuring_is_linear_however_fragments_multiply() -> None:
-    document = parse(fan_out(200, 8))  # 8**200 fields once expanded
-    began = time.perf_counter()
+@pytest.mark.parametrize("levels", [50, 100])
+def test_measuring_is_linear_however_fragments_multiply(
+    monkeypatch: pytest.MonkeyPatch, levels: int
+) -> None:
+    # 8**levels fields once expanded. The work is counted, not timed: the selection sets the
+    # measure walks, and the calls of `most_repeated`'s expansion. Each count is capped (past
+    # its cap the walk is stopped with a failure), so a walk that expands fails at once
+    # instead of never ending.
+    document = parse(fan_out(levels, 8))
+    size = selections_in(document)
+    assert size == 8 * levels + 3
+    walked = count_calls(monkeypatch, operation_limits._Measure, ["selections"], budget=size)
+    expanded = count_calls(monkeypatch, operation_limits, ["_fields_of"], budget=0)
     shape = measure(document)
+    assert shape.fields == 1 + 8**levels
+    # Each of the levels + 1 fragments once, the operation's two selection sets, and the
+    # leaf `id`'s (none): linear in the levels, where 8**levels fields are counted.
+    assert walked.total() == levels + 4
+    walked.clear()
     errors = check_shape(document, OperationLimits())
-    elapsed = time.perf_counter() - began
-    assert shape.fields == 1 + 8**200
     assert [e.extensions["code"] for e in errors] == ["MAX_FIELDS_EXCEEDED"]  # type: ignore[index]
-    assert elapsed < 0.5  # an expanding walk would never end; a loaded machine may pause
+    assert walked.total() == levels + 4
+    assert expanded.total() == 0  # `most_repeated` expands: never over the field limit

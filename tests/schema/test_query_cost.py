@@ -4,7 +4,6 @@ and linear time however the fragments multiply. Then the actual cost over answer
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,13 @@ import pytest
 from graphql import build_schema, parse
 from graphql.execution.executor import Executor as GraphQLExecutor
 
-from schema import compiled
+from schema import compiled, query_cost
 from schema.api import Query
 from schema.policy import SchemaSlices, load_policy
 from schema.policy.cost_table import CostTable, CostTableError, check_cost_table
 from schema.policy.reference import build_reference, render_markdown
 from schema.query_cost import Price, price, price_key
-from tests.schema.test_operation_limits import fan_out
+from tests.schema.test_operation_limits import count_calls, fan_out, selections_in
 from tests.server.documents import EXAMPLE_QUERY
 
 POLICY_PATH = Path(__file__).resolve().parents[2] / "policies" / "business-api.toml"
@@ -122,38 +121,57 @@ def test_the_price_key_holds_only_what_the_price_reads(slices: SchemaSlices) -> 
     assert key({"s": False}) != key({"n": None, "s": False})
 
 
-def test_pricing_is_linear_however_fragments_multiply(slices: SchemaSlices) -> None:
-    # 8**200 spreads once expanded; execution merges them all into one field.
-    query = fan_out(200, 8, leaf="participants(first: 4) { nodes { id } }")
+# What pricing does once per piece of work: walk a selection set, price a merged field.
+PRICING_STEPS = ["_visit", "_price"]
+
+
+@pytest.mark.parametrize("levels", [50, 100])
+def test_pricing_is_linear_however_fragments_multiply(
+    slices: SchemaSlices, monkeypatch: pytest.MonkeyPatch, levels: int
+) -> None:
+    # 8**levels spreads once expanded; execution merges them all into one field. The work is
+    # counted, not timed, and capped at the document's size: a walk that expands is stopped
+    # with a failure at once instead of never ending.
+    query = fan_out(levels, 8, leaf="participants(first: 4) { nodes { id } }")
+    document = parse(query)
     schema = slices.for_scopes(frozenset(slices.policy.scopes))
-    built = compiled.build(schema, parse(query), None, None)
+    built = compiled.build(schema, document, None, None)
     assert not isinstance(built, list)
-    began = time.perf_counter()
+    size = selections_in(document)
+    steps = count_calls(monkeypatch, query_cost._Pricing, PRICING_STEPS, budget=size)
     found = price(schema._schema, slices.policy.cost, built)
-    elapsed = time.perf_counter() - began
     assert found.requested == 1 + 2 + 4
-    assert elapsed < 0.5  # an expanding walk would never end; a loaded machine may pause
+    # Each fragment's selection set walked once, besides the operation's four; the four
+    # merged fields priced once each: linear in the levels.
+    assert steps == {"_visit": levels + 5, "_price": 4}
 
 
 RECURSIVE = build_schema("type Query { node: Node } type Node { id: ID next: Node }")
 
 
-def test_each_fragment_and_merged_field_is_priced_once_where_aliases_fan_out() -> None:
-    # Each level selects the next one under two aliases: 2**60 objects at the bottom,
-    # priced in a pass over 60 fragments.
-    levels = 60
+@pytest.mark.parametrize("levels", [30, 60])
+def test_each_fragment_and_merged_field_is_priced_once_where_aliases_fan_out(
+    monkeypatch: pytest.MonkeyPatch, levels: int
+) -> None:
+    # Each level selects the next one under two aliases: 2**levels objects at the bottom,
+    # priced in a pass over the fragments (counted, and capped as above).
     fragments = " ".join(
         f"fragment F{i} on Node {{ a: next {{ ...F{i + 1} }} b: next {{ ...F{i + 1} }} }}"
         for i in range(levels)
     )
     query = f"{{ node {{ ...F0 }} }} {fragments} fragment F{levels} on Node {{ id }}"
-    built = GraphQLExecutor.build(RECURSIVE, parse(query))
+    document = parse(query)
+    built = GraphQLExecutor.build(RECURSIVE, document)
     assert not isinstance(built, list)
-    began = time.perf_counter()
+    size = selections_in(document)
+    assert size == 4 * levels + 3
+    steps = count_calls(monkeypatch, query_cost._Pricing, PRICING_STEPS, budget=2 * size)
     found = price(RECURSIVE, CostTable(), built)
-    elapsed = time.perf_counter() - began
-    assert found.requested == 2 ** (levels + 1) - 1  # 1 + 2 + 4 + … + 2**60
-    assert elapsed < 0.5  # an expanding walk would never end; a loaded machine may pause
+    assert found.requested == 2 ** (levels + 1) - 1  # 1 + 2 + 4 + … + 2**levels
+    # Per level, each once: three selection sets walked (the fragment's, `a`'s and `b`'s) and
+    # two fields priced (`a`, `b`): linear in the levels, where pricing each object that the
+    # answer would hold takes 2**levels.
+    assert steps == {"_visit": 3 * levels + 3, "_price": 2 * levels + 2}
 
 
 def test_the_reference_example_is_written_out_term_by_term(slices: SchemaSlices) -> None:

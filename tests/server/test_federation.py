@@ -3,13 +3,16 @@ connection order, whatever the page size; a provider added with a folder and one
 
 from __future__ import annotations
 
-import time
+import asyncio
+import contextlib
 from typing import Any
 
 import pytest
 
+from server.providers import emulation
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
+from tests.loop_lag import replace_sleep
 from tests.server.conftest import TREMBLE_CONTACTS, World
 from tests.server.providers.fake.spec import SPEC as FAKE
 
@@ -74,24 +77,57 @@ async def test_the_fake_providers_relations_reach_the_graph(world: World) -> Non
         assert {r["status"] for r in node["registrations"]["nodes"]} <= {"attended"}
 
 
+class InFlightTogether:
+    """Stands in for the emulators' latency: each delayed call waits, instead of sleeping,
+    until `expected` delayed calls are in flight at once, so that calls made together
+    overlap however loaded the machine is. Calls made one after the other never get there:
+    each gives up after `patience` seconds (only a failing run waits) and is answered then.
+    It runs on the emulators' own event loop (the upstream's thread)."""
+
+    def __init__(self, expected: int, patience: float = 5.0) -> None:
+        self.expected = expected
+        self.patience = patience
+        self.arrived = 0
+        self._everyone: asyncio.Event | None = None
+
+    async def sleep(self, seconds: float) -> None:
+        if self._everyone is None:
+            self._everyone = asyncio.Event()
+        self.arrived += 1
+        if self.arrived >= self.expected:
+            self._everyone.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._everyone.wait(), self.patience)
+
+
 async def test_relation_calls_for_different_connections_run_at_the_same_time(
-    world: World,
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A page that spans the first fake connection and Wix asks both for registrations:
     # one call to each.
     body = (await world.query(PAGE, {"first": 100})).json()
     end = body["data"]["activeBusiness"]["participants"]["pageInfo"]["endCursor"]
     world.reset_counts()
-    latency = 0.5
-    for provider in ("fake", "wix"):
-        world.emulator(provider).faults.latency_seconds = latency
-    began = time.monotonic()
+    together = InFlightTogether(expected=2)
+    replace_sleep(monkeypatch, emulation, together.sleep)
+    relations = {"fake": "attendance.batch", "wix": "bookings.query"}
+    for provider, endpoint in relations.items():
+        world.emulator(provider).faults.latency_seconds = 1.0  # not slept: see InFlightTogether
+        world.emulator(provider).faults.endpoints = frozenset({endpoint})
     body = (await world.query(PAGE, {"first": 25, "after": end})).json()
-    elapsed = time.monotonic() - began
     nodes = body["data"]["activeBusiness"]["participants"]["nodes"]
     assert len(nodes) == 25
     assert world.upstream_calls(provider="fake")["attendance.batch"] == 1
     assert world.upstream_calls(provider="wix")["bookings.query"] == 1
-    # Two listing calls one after the other, then both relation calls together: three
-    # latencies, not four.
-    assert 3 * latency <= elapsed < 3.9 * latency  # four would be 4 * latency
+    # Each emulator's own record of when it served its relation call (monotonic start and
+    # end, one clock for both): the two intervals overlap, the calls were in flight together.
+    [(fake_start, fake_end)] = served(world, "fake", relations["fake"])
+    [(wix_start, wix_end)] = served(world, "wix", relations["wix"])
+    assert fake_start < wix_end and wix_start < fake_end
+    assert together.arrived == 2
+
+
+def served(world: World, provider: str, endpoint: str) -> list[tuple[float, float]]:
+    return [
+        (start, end) for name, start, end in world.emulator(provider).served if name == endpoint
+    ]

@@ -4,12 +4,13 @@ connection, and the cursor resumes every connection exactly where it stood."""
 
 from __future__ import annotations
 
-import asyncio
-import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from purgatory.domain import model as purgatory_model
 
+from server.providers.http import ProviderHttp
 from server.providers.sessionboard.dataset import SessionboardDataset
 from tests.server.conftest import TREMBLE_CONTACTS, World, answered
 
@@ -178,35 +179,45 @@ class TestTheCircuitBreaker:
             "key_rate_limit": 100_000,
             "business_rate_limit": 100_000,
             "breaker_failures": 3,
-            # Long enough that a stalled machine cannot see the circuit half-open mid-test.
-            "breaker_cooldown_seconds": 3.0,
+            "breaker_cooldown_seconds": 3.0,  # on a clock the test moves by hand
         }
 
     async def test_after_repeated_failures_a_connection_fails_fast_until_the_cool_down(
-        self, world: World
+        self, world: World, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        # The cool-down runs on purgatory's clock (`time.time()` in its model, read when the
+        # circuit opens and on each call while it is open), here moved by hand: a stalled
+        # machine can neither end it early nor make the test wait for it.
+        now = [1_000_000.0]
+        monkeypatch.setattr(purgatory_model, "time", SimpleNamespace(time=lambda: now[0]))
+        retry_waits: list[float] = []  # every wait before a retry of a provider call
+        retry_sleep = ProviderHttp._sleep
+
+        async def counted_sleep(self: ProviderHttp, seconds: float) -> None:
+            retry_waits.append(seconds)
+            await retry_sleep(self, seconds)
+
+        monkeypatch.setattr(ProviderHttp, "_sleep", counted_sleep)
         wix = world.emulator("wix")
         wix.faults.status = 500
-        wix.faults.latency_seconds = 0.2
         for _ in range(3):  # three failed calls (each with its retries) open the circuit
             body, _ = await page(world, None)
             assert_unavailable(body, world, "wix")
-        calls = wix.total_requests
-        opened = time.monotonic()
-        took = []
+        calls, waits = wix.total_requests, len(retry_waits)
+        assert calls >= 3 and waits > 0  # the calls that failed were retried, after a wait
         for _ in range(5):
-            began = time.monotonic()
             body, business = await page(world, None)
-            took.append(time.monotonic() - began)
             assert_unavailable(body, world, "wix")
             assert business["participants"]["nodes"]  # Sessionboard still answers
-        assert wix.total_requests == calls  # not one more call reached Wix
-        # and no request waited on it: a call to Wix takes 0.2 s before it fails (the
-        # median, so that one pause of a loaded machine is not taken for a wait)
-        assert sorted(took)[2] < 0.2
+        # Failing fast: not one more call reached Wix, and no request waited to retry one.
+        assert wix.total_requests == calls
+        assert len(retry_waits) == waits
         wix.faults.status = None
-        wix.faults.latency_seconds = 0
-        await asyncio.sleep(max(3.1 - (time.monotonic() - opened), 0))
+        now[0] += 3.0  # the whole cool-down, and not a moment more: still open
+        body, _ = await page(world, None)
+        assert_unavailable(body, world, "wix")
+        assert wix.total_requests == calls
+        now[0] += 0.01  # past it: one call is let through, and its success closes the circuit
         body, business = await page(world, None)
         assert "errors" not in body
         assert [n["name"] for n in business["participants"]["nodes"]] == wix_names(world)[:25]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server.providers import emulation
 from server.providers.boxpressd.dataset import (
     ANCHOR,
     SPAN,
@@ -24,6 +24,7 @@ from server.providers.boxpressd.dataset import (
 )
 from server.providers.boxpressd.emulator import BoxpressdEmulator, create_emulator
 from server.providers.emulation import Faults
+from tests.loop_lag import HeldSleeps
 
 KEY = "bxp-test-key"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -481,17 +482,33 @@ async def test_malformed_json_fault_answers_200_with_an_unparseable_body(
         response.json()
 
 
-async def test_latency_delays_and_hang_never_answers(dataset: BoxpressdDataset) -> None:
+async def test_latency_delays_and_hang_never_answers(
+    dataset: BoxpressdDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps = HeldSleeps(monkeypatch, emulation)  # the emulator's sleeps, held: no clock
     slow = create_emulator(dataset, api_key=KEY, faults=Faults(latency_seconds=0.2))
     async with connect(slow) as http:
-        started = time.perf_counter()
-        assert (await http.get(SESSIONS)).status_code == 200
-        assert time.perf_counter() - started >= 0.2
+        answer = asyncio.create_task(http.get(SESSIONS))
+        await sleeps.asked_or_done(answer)
+        # Taken, and asleep for the fault's latency: unanswered until the sleep ends.
+        assert sleeps.asked == [0.2]
+        assert not answer.done() and slow.served == []
+        sleeps.release()
+        assert (await answer).status_code == 200
         slow.faults.latency_seconds, slow.faults.hang = 0.0, True
-        with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(http.get(SESSIONS), timeout=0.2)
+        slow.reset_counts()
+        hanging = asyncio.create_task(http.get(SESSIONS))
+        # Counted in turns of the event loop, not seconds: in process an answer takes one turn.
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert slow.total_requests == 1  # taken…
+        assert not hanging.done() and slow.served == []  # …and never answered
+        hanging.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await hanging
         slow.faults.hang = False
         assert (await http.get(SESSIONS)).status_code == 200
+        assert sleeps.asked == [0.2]  # without latency, no sleep
 
 
 async def test_requests_are_counted_per_endpoint_including_failures(

@@ -200,7 +200,7 @@ async def test_a_session_is_fetched_by_id_and_an_unknown_one_is_none(wix: Wix) -
 @pytest.mark.parametrize(
     "fault",
     [
-        {"status": 429},
+        {"status": 429, "retry_after": 0},  # retried without waiting, then given up
         {"status": 500},
         {"malformed_json": True},
     ],
@@ -269,11 +269,9 @@ async def test_a_long_retry_after_or_a_garbled_answer_is_not_retried(
 ) -> None:
     for name, value in fault.items():
         setattr(wix.emulator.faults, name, value)
-    began = time.monotonic()
     with pytest.raises(ProviderError):
         await wix.adapter.list_participants(position=None, limit=5)
-    assert time.monotonic() - began < 1
-    assert wix.emulator.requests["contacts.query"] == 1
+    assert wix.emulator.requests["contacts.query"] == 1  # asked once, never again
 
 
 def _bookings_of(dataset: WixDataset, participants: list[ParticipantRecord]) -> set[str]:

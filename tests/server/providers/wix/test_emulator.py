@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,9 +14,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from server.providers import emulation
 from server.providers.emulation import Faults
 from server.providers.wix.dataset import WixDataset, generate_dataset
 from server.providers.wix.emulator import WixEmulator, create_emulator
+from tests.loop_lag import HeldSleeps
 
 API_KEY = "IST.test-key"
 SITE_ID = "2d4c7f9e-0000-4000-8000-000000000001"
@@ -348,19 +350,25 @@ async def test_malformed_json_fault_answers_200_with_unparseable_body(
         response.json()
 
 
-async def test_latency_fault_delays_the_answer(dataset: WixDataset) -> None:
+async def test_latency_fault_delays_the_answer(
+    dataset: WixDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps = HeldSleeps(monkeypatch, emulation)  # the emulator's sleeps, held: no clock
     emulator = create_emulator(
         dataset, api_key=API_KEY, site_id=SITE_ID, faults=Faults(latency_seconds=0.2)
     )
     transport = httpx.ASGITransport(app=emulator.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://wix") as http:
-        started = time.perf_counter()
-        assert (await http.post(CONTACTS, json={}, headers=HEADERS)).status_code == 200
-        assert time.perf_counter() - started >= 0.2
+        answer = asyncio.create_task(http.post(CONTACTS, json={}, headers=HEADERS))
+        await sleeps.asked_or_done(answer)
+        # Taken, and asleep for the fault's latency: unanswered until the sleep ends.
+        assert sleeps.asked == [0.2]
+        assert not answer.done() and emulator.served == []
+        sleeps.release()
+        assert (await answer).status_code == 200
         emulator.faults.latency_seconds = 0.0
-        started = time.perf_counter()
-        await http.post(CONTACTS, json={}, headers=HEADERS)
-        assert time.perf_counter() - started < 0.2
+        assert (await http.post(CONTACTS, json={}, headers=HEADERS)).status_code == 200
+        assert sleeps.asked == [0.2]  # without latency, no sleep
 
 
 async def test_requests_are_counted_per_endpoint_including_failures(
