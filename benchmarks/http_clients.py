@@ -16,6 +16,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,9 +26,13 @@ import msgspec
 import orjson
 import uvloop
 
-from server.providers.http import HttpxTransport, ProviderHttp, UpstreamLimits
+from server.providers.http import ProviderHttp, UpstreamLimits
 from server.providers.http1 import Http1Transport
 from server.providers.wix import mapping
+
+# The tests' reference client (tests/ is not an installed package).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.kept_client import KeptTransport  # noqa: E402
 
 # The request benchmark's helpers, beside this file (benchmarks/ is not a package).
 _spec = importlib.util.spec_from_file_location(
@@ -101,7 +106,7 @@ async def measure(upstream: str, calls: int) -> dict[str, float]:
     limits = UpstreamLimits(timeout_seconds=10, max_bytes=8 << 20, max_pages=100)
     for name, transport in (
         ("ProviderHttp over Http1Transport (the server's path)", Http1Transport()),
-        ("ProviderHttp over httpx (the tests' seam)", HttpxTransport(httpx.AsyncHTTPTransport())),
+        ("ProviderHttp over httpx (the tests' reference client)", KeptTransport()),
     ):
         http = ProviderHttp(
             transport, provider="wix", base_url=upstream, headers=HEADERS, limits=limits
