@@ -293,6 +293,20 @@ class Settings:
         "Largest provider response read, in bytes; a larger one is a provider failure.",
         _whole(1024),
     )
+    upstream_connections: int = _setting(
+        "UPSTREAM_CONNECTIONS",
+        "16",
+        "Provider calls in flight at once for one provider connection, each on an HTTP "
+        "connection of its own; more wait their turn within their deadline.",
+        _whole(1),
+    )
+    provider_wait_limit_seconds: float = _setting(
+        "PROVIDER_WAIT_LIMIT",
+        "900",
+        "Longest wait a provider may ask for (`Retry-After`, `RateLimit-Reset`); a sync "
+        "pass asked to wait longer ends with an error instead.",
+        _seconds,
+    )
     max_upstream_pages: int = _setting(
         "MAX_UPSTREAM_PAGES",
         "20",
@@ -323,6 +337,26 @@ class Settings:
         "Seconds between background syncs of indexed connections in `serve` and `demo`.",
         _seconds,
     )
+    sync_concurrency: int = _setting(
+        "SYNC_CONCURRENCY",
+        "4",
+        "Indexed connections one process syncs at once; each waits only on its own provider.",
+        _whole(1),
+    )
+    sync_pass_requests: int = _setting(
+        "SYNC_PASS_REQUESTS",
+        "600",
+        "Most provider requests one sync pass of one connection sends; the next pass goes on "
+        "from where it stopped.",
+        _whole(1),
+    )
+    sync_pass_seconds: float = _setting(
+        "SYNC_PASS_SECONDS",
+        "1800",
+        "Longest one sync pass of one connection runs; the next pass goes on from where it "
+        "stopped.",
+        _seconds,
+    )
     sync_lease_seconds: float = _setting(
         "SYNC_LEASE_SECONDS",
         "60",
@@ -336,6 +370,20 @@ class Settings:
         "How often a server looks for changes other processes made (connections, keys): "
         "a key revoked elsewhere stops working within this time (at most 5 seconds).",
         _seconds_up_to(5),
+    )
+    key_cache_entries: int = _setting(
+        "KEY_CACHE_ENTRIES",
+        "10000",
+        "Verified API keys a server process keeps, so a warm request reads nothing from the "
+        "store (the least recently used go first).",
+        _whole(1),
+    )
+    business_cache_entries: int = _setting(
+        "BUSINESS_CACHE_ENTRIES",
+        "10000",
+        "Businesses whose provider connections (clients, budgets, breakers, caches) a server "
+        "process keeps ready; the least recently used beyond are built again when next used.",
+        _whole(1),
     )
     last_used_flush_seconds: float = _setting(
         "LAST_USED_FLUSH_SECONDS",
