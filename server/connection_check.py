@@ -12,6 +12,7 @@ saying what is wrong and what to do; the credential is never part of it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -82,10 +83,8 @@ async def check_new(
         provider=spec.name,
         base_url=base_url,
         headers=spec.headers(account_id, credential),
-        limits=UpstreamLimits(
-            timeout_seconds=settings.upstream_timeout_seconds,
-            max_bytes=settings.max_upstream_bytes,
-            max_pages=settings.max_upstream_pages,
+        limits=dataclasses.replace(
+            UpstreamLimits.from_settings(settings),
             attempts=spec.retry.attempts,
             longest_wait=spec.retry.longest_wait,
         ),

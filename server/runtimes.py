@@ -14,6 +14,7 @@ change, so its breaker and caches survive.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +43,6 @@ from server.store.repository import ConnectionConfig, Store
 log = logging.getLogger(__name__)
 
 CRAWLER_ATTEMPTS = 6
-CRAWLER_LONGEST_WAIT = 900.0
 
 
 class Misconfigured:
@@ -206,14 +206,12 @@ class Runtimes:
                     category=spec.outbound.category,
                 )
                 self._budget_of[connection.public_id] = budget
-        limits = UpstreamLimits(
-            timeout_seconds=self._limits.timeout_seconds,
-            max_bytes=self._limits.max_bytes,
-            max_pages=self._limits.max_pages,
-            # A crawler waits out whatever a throttling provider asks, and tries harder.
+        limits = dataclasses.replace(
+            self._limits,
+            # A crawler waits out what a throttling provider asks (up to the wait limit),
+            # and tries harder.
             attempts=CRAWLER_ATTEMPTS if wait_for_budget else spec.retry.attempts,
-            longest_wait=CRAWLER_LONGEST_WAIT if wait_for_budget else spec.retry.longest_wait,
-            cache_seconds=self._limits.cache_seconds,
+            longest_wait=self._limits.wait_limit if wait_for_budget else spec.retry.longest_wait,
         )
         return ProviderHttp(
             self._transport,

@@ -139,12 +139,7 @@ class Services:
             index,
             specs,
             transport,
-            UpstreamLimits(
-                timeout_seconds=settings.upstream_timeout_seconds,
-                max_bytes=settings.max_upstream_bytes,
-                max_pages=settings.max_upstream_pages,
-                cache_seconds=settings.provider_cache_seconds,
-            ),
+            UpstreamLimits.from_settings(settings),
             budget_storage(settings.redis_url),
             breaker_factory(settings.breaker_failures, settings.breaker_cooldown_seconds),
         )

@@ -61,6 +61,7 @@ from server.providers.retries import with_retries
 if TYPE_CHECKING:
     from server.limits.outbound import OutboundBudget
     from server.providers.breaker import Breaker
+    from server.settings import Settings
 
 T = TypeVar("T")
 
@@ -77,6 +78,19 @@ class UpstreamLimits:
     attempts: int = 3
     longest_wait: float = 2.0
     cache_seconds: float = 60.0  # how long an adapter may reuse slow-changing lists
+    connections: int = 16  # calls in flight at once for one provider connection
+    wait_limit: float = 900.0  # the longest wait a provider may ask a sync pass for
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UpstreamLimits:
+        return cls(
+            timeout_seconds=settings.upstream_timeout_seconds,
+            max_bytes=settings.max_upstream_bytes,
+            max_pages=settings.max_upstream_pages,
+            cache_seconds=settings.provider_cache_seconds,
+            connections=settings.upstream_connections,
+            wait_limit=settings.provider_wait_limit_seconds,
+        )
 
 
 class Transport(Protocol):
