@@ -76,6 +76,10 @@ def create_app(
         finally:
             for task in background:
                 task.cancel()
+            # Each ends before the store closes: a task cancelled in the middle of a store
+            # query closes its connection on the way out, and a closed engine would leave
+            # that close waiting for ever (the process would never exit).
+            await asyncio.gather(*background, return_exceptions=True)
             await services.close()
             process_ending()
 

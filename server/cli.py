@@ -642,8 +642,13 @@ def serve(host: str, port: int, workers: int, migrate_first: bool) -> None:
     """Serve the API.
 
     Serve the API (refuses a store that is not migrated)."""
+    from server.ports import PortTaken, ensure_free
     from server.serving import serve as run
 
+    try:
+        ensure_free(host, port)
+    except PortTaken as error:
+        raise click.ClickException(str(error)) from None
     run(_settings(), host=host, port=port, workers=workers, migrate_first=migrate_first)
 
 
@@ -664,10 +669,12 @@ def demo(host: str, port: int, database: Path) -> None:
     kept in business-api-demo.env in the current folder, so a second run gives out the
     same key, and business-api run in this folder manages the demo's store."""
     from server.demo import run_demo
+    from server.ports import PortTaken, ensure_free
 
     try:
+        ensure_free(host, port)  # before a store is opened or a key is printed
         run_demo(host=host, port=port, database=database)
-    except (SettingsError, PolicyError) as error:
+    except (SettingsError, PolicyError, PortTaken) as error:
         raise click.ClickException(str(error)) from None
 
 

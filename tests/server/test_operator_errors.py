@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -51,6 +52,27 @@ def test_a_store_command_before_migrate_says_to_migrate_and_creates_nothing(
     assert result.returncode == NOT_READY
     assert "run `business-api migrate`" in one_clear_line(result)
     assert list(tmp_path.iterdir()) == []  # no empty business-api.db left behind
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_serve_and_demo_on_a_taken_port_say_which_in_one_line_and_print_no_key(
+    tmp_path: Path, command: str
+) -> None:
+    """Checked before anything else: no store is opened, no key printed, no hang (the
+    command's own timeout is 60 s; it ends in the time its imports take)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = business_api(tmp_path, command, "--port", str(port))
+    assert result.returncode == 1
+    assert one_clear_line(result) == (
+        f"Error: Port {port} on 127.0.0.1 is taken by another process: choose another with "
+        "--port."
+    )
+    assert result.stdout == "" and "sk_" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no store, no env file
 
 
 @pytest.mark.subprocess
