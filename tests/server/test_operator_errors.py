@@ -68,8 +68,7 @@ def test_serve_and_demo_on_a_taken_port_say_which_in_one_line_and_print_no_key(
         result = business_api(tmp_path, command, "--port", str(port))
     assert result.returncode == 1
     assert one_clear_line(result) == (
-        f"Error: Port {port} on 127.0.0.1 is taken by another process: choose another with "
-        "--port."
+        f"Error: Port {port} on 127.0.0.1 is taken by another process: choose another with --port."
     )
     assert result.stdout == "" and "sk_" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # no store, no env file
