@@ -54,14 +54,17 @@ class NotFound(ClientError):
 
 class UpstreamUnavailable(ClientError):
     """A provider connection did not answer usefully; the message never carries the
-    provider's text. `extensions` name the provider and the connection's public id."""
+    provider's text. `extensions` name the provider and the connection's public id, and
+    `retryAfter` (whole seconds) when it is known when the connection will be tried again."""
 
     code = ErrorCode.UPSTREAM_UNAVAILABLE
 
-    def __init__(self, provider: str, connection: str) -> None:
+    def __init__(self, provider: str, connection: str, retry_after: int | None = None) -> None:
+        when = {} if retry_after is None else {"retryAfter": retry_after}
         super().__init__(
             f"The {provider} connection {connection} is unavailable; what it serves is "
             "missing here.",
             provider=provider,
             connection=connection,
+            **when,
         )

@@ -32,9 +32,11 @@ from graphql.language import Lexer
 from schema.errors import ErrorCode
 
 # Introspection's `ofType` follows one type wrapper to the next: a chain, never a fan-out, so
-# nesting it costs nothing. Not counting it lets every client's standard introspection query
-# (which nests it nine times) through the depth limit.
+# it is not counted as depth, which lets every client's standard introspection query (which
+# nests it nine times) through the depth limit. A longer chain is refused on its own: no type
+# here is wrapped more than three times, and a chain of any length would otherwise be free.
 _LINEAR_FIELDS = frozenset({"ofType"})
+MAX_OF_TYPE_CHAIN = 9
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,16 @@ class Shape:
     depth: int = 0
     fields: int = 0
     aliases: int = 0
+    leading_chain: int = 0  # `ofType` nested in `ofType`, from this selection set down
+    longest_chain: int = 0  # the longest such chain anywhere inside
 
     def merge(self, other: Shape) -> Shape:
         return Shape(
-            max(self.depth, other.depth), self.fields + other.fields, self.aliases + other.aliases
+            max(self.depth, other.depth),
+            self.fields + other.fields,
+            self.aliases + other.aliases,
+            max(self.leading_chain, other.leading_chain),
+            max(self.longest_chain, other.longest_chain),
         )
 
 
@@ -120,10 +128,17 @@ class _Measure:
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 inner = self.selections(selection.selection_set)
-                step = 0 if selection.name.value in _LINEAR_FIELDS else 1
+                linear = selection.name.value in _LINEAR_FIELDS
                 alias = 1 if selection.alias is not None else 0
+                leading = 1 + inner.leading_chain if linear else 0
                 total = total.merge(
-                    Shape(step + inner.depth, 1 + inner.fields, alias + inner.aliases)
+                    Shape(
+                        inner.depth + (0 if linear else 1),
+                        1 + inner.fields,
+                        alias + inner.aliases,
+                        leading,
+                        max(leading, inner.longest_chain),
+                    )
                 )
             elif isinstance(selection, InlineFragmentNode):
                 total = total.merge(self.selections(selection.selection_set))
@@ -226,6 +241,15 @@ def check_shape(document: DocumentNode, limits: OperationLimits) -> list[GraphQL
                 f"The operation is {shape.depth} levels deep; the limit is {limits.max_depth}.",
                 ErrorCode.MAX_DEPTH_EXCEEDED,
                 limits.max_depth,
+            )
+        )
+    if shape.longest_chain > MAX_OF_TYPE_CHAIN:
+        errors.append(
+            _error(
+                f"The operation nests `ofType` {shape.longest_chain} times; the limit is "
+                f"{MAX_OF_TYPE_CHAIN}, as deep as the standard introspection query goes.",
+                ErrorCode.MAX_DEPTH_EXCEEDED,
+                MAX_OF_TYPE_CHAIN,
             )
         )
     if shape.aliases > limits.max_aliases:

@@ -8,14 +8,19 @@ healthy ones, and a client paging on after it recovers sees each participant onc
 Relations (consent, registrations, purchases, sessions) are asked of each connection once
 per batch, all connections at the same time; a failing connection fails only the keys it
 serves. The one place an adapter's failure becomes what a client sees is `unavailable`.
+
+A page asked for again in the same request (the same `first` and `after`, as aliases of one
+field do) is read once: fifteen aliased `participants(first: 1)` make the provider calls of
+one, so what a request costs the providers follows what its price says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from schema.errors import ClientError, UpstreamUnavailable
@@ -41,10 +46,12 @@ V = TypeVar("V")
 
 
 def unavailable(runtime: ConnectionRuntime, error: Exception) -> UpstreamUnavailable:
-    """UPSTREAM_UNAVAILABLE naming the provider and the connection, for the client; the
+    """UPSTREAM_UNAVAILABLE naming the provider and the connection (and, when the provider
+    or its open circuit says when to try again, `retryAfter`), for the client; the
     connection and the cause, for the operator's log. A failure that is not a provider
     error is a bug, logged with its traceback."""
     connection, provider = runtime.connection.public_id, runtime.provider
+    retry_after = getattr(error, "retry_after", None)
     if isinstance(error, ProviderError):
         log.warning(
             "provider call failed: connection=%s provider=%s status=%s cause=%s",
@@ -60,7 +67,8 @@ def unavailable(runtime: ConnectionRuntime, error: Exception) -> UpstreamUnavail
             provider,
             exc_info=error,
         )
-    return UpstreamUnavailable(provider, connection)
+    seconds = None if retry_after is None else max(math.ceil(retry_after), 1)
+    return UpstreamUnavailable(provider, connection, retry_after=seconds)
 
 
 class Federation:
@@ -70,6 +78,7 @@ class Federation:
         self._load = load
         self._runtimes: list[ConnectionRuntime] | None = None
         self._indexed_read: dict[str, ConnectionRuntime] = {}
+        self._pages: dict[tuple[int, Hashable], asyncio.Future[ParticipantsPage]] = {}
 
     def _reading(self, runtime: ConnectionRuntime) -> None:
         if runtime.indexed:
@@ -92,6 +101,15 @@ class Federation:
         return self._runtimes
 
     async def participants(self, *, first: int, after: Position | None) -> ParticipantsPage:
+        key = (first, None if after is None else tuple(sorted(after.items())))
+        page = self._pages.get(key)
+        if page is None:
+            page = asyncio.ensure_future(self._participants(first, after))
+            self._pages[key] = page
+        # Shielded: one waiter cancelled (its field's own timeout) leaves the others theirs.
+        return await asyncio.shield(page)
+
+    async def _participants(self, first: int, after: Position | None) -> ParticipantsPage:
         runtimes = await self.runtimes()
         place: dict[str, str | None] = {}
         if after is not None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain import model as purgatory_model
 from purgatory.domain.model import OpenedState
 
 from server.observability.metrics import circuit_changed
@@ -24,9 +25,14 @@ log = logging.getLogger(__name__)
 
 
 class CircuitOpen(ProviderUnavailable):
-    """Failing fast while the circuit is open: not worth a retry."""
+    """Failing fast while the circuit is open: not worth a retry. `retry_after`: seconds
+    until the cool-down ends and one call is let through again."""
 
     transient = False
+
+    def __init__(self, provider: str, retry_after: float) -> None:
+        super().__init__(provider, "circuit open after repeated failures")
+        self.retry_after = retry_after
 
 
 def breaker_factory(threshold: int, cooldown_seconds: float) -> AsyncCircuitBreakerFactory:
@@ -48,8 +54,10 @@ class Breaker:
         breaker = await self._factory.get_breaker(self._name)
         try:
             await breaker.__aenter__()
-        except OpenedState:
-            raise CircuitOpen(self._provider, "circuit open after repeated failures") from None
+        except OpenedState as opened:
+            # On purgatory's own clock, the one that opened the circuit.
+            left = opened.opened_at + breaker.context.ttl - purgatory_model.time.time()
+            raise CircuitOpen(self._provider, min(max(left, 0.0), breaker.context.ttl)) from None
         try:
             yield
         except BaseException as error:

@@ -206,3 +206,15 @@ async def test_a_failing_provider_gives_partial_data_with_upstream_unavailable(
         }
         assert error["path"][-1] == "registrations"
         assert "404" not in error["message"] and "NOT_FOUND" not in error["message"]
+
+
+async def test_a_page_asked_for_again_in_one_request_is_read_once(world: World) -> None:
+    """Fifteen aliases of `participants(first: 1)` answer alike and cost the providers what
+    one does: a request's provider calls follow its price."""
+    aliases = " ".join(f"p{i}: participants(first: 1) {{ nodes {{ id name }} }}" for i in range(15))
+    world.reset_counts()
+    body = (await world.query(f"{{ activeBusiness {{ {aliases} }} }}")).json()
+    assert "errors" not in body, body
+    pages = [body["data"]["activeBusiness"][f"p{i}"] for i in range(15)]
+    assert pages == [pages[0]] * 15 and len(pages[0]["nodes"]) == 1
+    assert world.upstream_calls() == {"contacts.query": 1}

@@ -73,6 +73,23 @@ async def test_standard_introspection_passes_because_of_type_chains_do_not_count
     assert body["data"]["__schema"]["queryType"]["name"] == "Query"
 
 
+def _of_type_chain(levels: int) -> str:
+    return "name " + "ofType { name " * levels + "}" * levels
+
+
+async def test_an_of_type_chain_past_the_standard_querys_nine_is_refused(world: World) -> None:
+    """The reported query: fifteen aliases of `__schema`, each with a chain of 17."""
+    types = "types { fields { type { " + _of_type_chain(17) + " } } }"
+    aliases = " ".join(f"s{i}: __schema {{ {types} }}" for i in range(15))
+    body = (await world.query(f"{{ {aliases} }}")).json()
+    assert codes(body) == ["MAX_DEPTH_EXCEEDED"] and "data" not in body
+    assert "nests `ofType` 17 times; the limit is 9" in body["errors"][0]["message"]
+    nine = "{ __schema { types { fields { type { " + _of_type_chain(9) + " } } } } }"
+    assert codes((await world.query(nine)).json()) == []
+    ten = "{ __schema { types { fields { type { " + _of_type_chain(10) + " } } } } }"
+    assert codes((await world.query(ten)).json()) == ["MAX_DEPTH_EXCEEDED"]
+
+
 async def test_depth_counts_fields_inside_fragments(world: World) -> None:
     query = (
         "query { activeBusiness { participants { nodes { ...P } } } }"

@@ -60,13 +60,17 @@ async def page(world: World, after: str | None) -> tuple[dict[str, Any], Any]:
     return body, body["data"]["activeBusiness"]
 
 
-def assert_unavailable(body: dict[str, Any], world: World, provider: str) -> None:
+def assert_unavailable(
+    body: dict[str, Any], world: World, provider: str, retry_after: int | None = None
+) -> None:
     errors = [e for e in body.get("errors", []) if e["path"] == ["activeBusiness", "participants"]]
+    when = {} if retry_after is None else {"retryAfter": retry_after}
     assert [e["extensions"] for e in errors] == [
         {
             "code": "UPSTREAM_UNAVAILABLE",
             "provider": provider,
             "connection": world.connection_ids[("tremble", provider)],
+            **when,
         }
     ]
 
@@ -207,7 +211,8 @@ class TestTheCircuitBreaker:
         assert calls >= 3 and waits > 0  # the calls that failed were retried, after a wait
         for _ in range(5):
             body, business = await page(world, None)
-            assert_unavailable(body, world, "wix")
+            # The client is told when the connection is tried again: the whole cool-down.
+            assert_unavailable(body, world, "wix", retry_after=3)
             assert business["participants"]["nodes"]  # Sessionboard still answers
         # Failing fast: not one more call reached Wix, and no request waited to retry one.
         assert wix.total_requests == calls
@@ -215,7 +220,7 @@ class TestTheCircuitBreaker:
         wix.faults.status = None
         now[0] += 3.0  # the whole cool-down, and not a moment more: still open
         body, _ = await page(world, None)
-        assert_unavailable(body, world, "wix")
+        assert_unavailable(body, world, "wix", retry_after=1)  # never less than a second
         assert wix.total_requests == calls
         now[0] += 0.01  # past it: one call is let through, and its success closes the circuit
         body, business = await page(world, None)
@@ -245,7 +250,10 @@ class TestTheOutboundBudget:
                 answered += 1
             else:
                 refused += 1
-                assert_unavailable(body, world, "sessionboard")
+                # When the provider's window lets the next request through: within its 15 min.
+                [error] = [e for e in body["errors"] if "retryAfter" in e["extensions"]]
+                assert 1 <= error["extensions"]["retryAfter"] <= 900
+                assert_unavailable(body, world, "sessionboard", error["extensions"]["retryAfter"])
         assert sessionboard.into_full_window == 0  # not one request sent into a full window
         assert sessionboard.requests["contacts.search"] <= 100
         assert refused >= 10

@@ -42,10 +42,13 @@ async def test_a_failing_participants_list_is_upstream_unavailable(
     assert business["participants"]["pageInfo"]["hasNextPage"] is True  # not the end
     assert business["participants"]["pageInfo"]["endCursor"]
     [error] = body["errors"]
+    # A provider that says when to come back (a 429's Retry-After) is quoted to the client.
+    when = {"retryAfter": fault["retry_after"]} if "retry_after" in fault else {}
     assert error["extensions"] == {
         "code": "UPSTREAM_UNAVAILABLE",
         "provider": "wix",
         "connection": world.connections["tremble"],
+        **when,
     }
     assert error["path"] == ["activeBusiness", "participants"]
     for leaked in ("RESOURCE_EXHAUSTED", "INTERNAL", "Traceback", "wix-key", "unexpected"):
