@@ -55,6 +55,7 @@ from server.providers.http1 import (
     Disconnected,
     NotHttp,
     Reply,
+    Unacceptable,
 )
 from server.providers.retries import with_retries
 
@@ -98,7 +99,9 @@ class Transport(Protocol):
 
     A failure that left no answer is an `OSError` (`ConnectionError` for the ones
     `http1.py` names); an answer larger than `max_bytes` is `BodyTooLarge`; a compressed
-    one is `Compressed`. The caller bounds the time."""
+    one is `Compressed`. The caller bounds the time. `pool` names the provider connection
+    the call is for: a transport that keeps connections never gives one opened for a pool
+    to a call for another."""
 
     async def send(
         self,
@@ -107,6 +110,8 @@ class Transport(Protocol):
         headers: Mapping[str, str],
         body: bytes | None,
         max_bytes: int,
+        *,
+        pool: str | None = None,
     ) -> Reply: ...
 
     async def close(self) -> None: ...
@@ -119,6 +124,8 @@ def unreachable_reason(error: BaseException) -> str:
     for _ in range(6):  # a chain of a few wrappers at most
         if seen is None:
             break
+        if isinstance(seen, Unacceptable):
+            return str(seen)
         if isinstance(seen, Disconnected):
             return "closed the connection without answering"
         if isinstance(seen, CutOff):
@@ -194,6 +201,9 @@ class ProviderHttp:
 
     Every request sent is counted (the metrics, and the request's own facts for its log
     line), timed, and traced as a client span naming the provider and the `connection`.
+
+    The transport keeps this client's connections in the pool of `connection` (without
+    one, the pool shared by every client without one).
     """
 
     def __init__(
@@ -337,7 +347,9 @@ class ProviderHttp:
         limits = self.limits
         try:
             async with asyncio.timeout(limits.timeout_seconds):
-                return await self._transport.send(method, url, headers, body, limits.max_bytes)
+                return await self._transport.send(
+                    method, url, headers, body, limits.max_bytes, pool=self.connection
+                )
         except TimeoutError:
             raise ProviderTimedOut(self.provider, limits.timeout_seconds) from None
         except BodyTooLarge:
