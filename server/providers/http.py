@@ -3,6 +3,10 @@
 One place decides, for every provider alike:
 - a total deadline per call (a timeout per read alone would let a provider trickling
   bytes hold a request open for ever);
+- at most `UpstreamLimits.connections` calls in flight at once per provider connection,
+  each on an HTTP connection of its own: more wait their turn, and the wait counts inside
+  the call's deadline. Per connection, not per host: businesses share provider hosts, and
+  one business's slow provider must not make another's calls wait;
 - retries of transient failures (see `retries.py`);
 - a cap on the bytes read per response, read as a stream and abandoned at the cap, so a
   provider cannot make the server buffer and parse a 50 MB body;
@@ -202,8 +206,9 @@ class ProviderHttp:
     Every request sent is counted (the metrics, and the request's own facts for its log
     line), timed, and traced as a client span naming the provider and the `connection`.
 
-    The transport keeps this client's connections in the pool of `connection` (without
-    one, the pool shared by every client without one).
+    At most `limits.connections` calls of this client are in flight at once (the others
+    wait within their deadline), and the transport keeps their connections in the pool of
+    `connection` (without one, the pool shared by every client without one).
     """
 
     def __init__(
@@ -232,6 +237,7 @@ class ProviderHttp:
         self._retry_waits = 0.0
         self._metrics = upstream_metrics(provider)
         self._span_name = f"upstream {provider}"
+        self._slots = asyncio.Semaphore(limits.connections)
 
     @property
     def budget(self) -> OutboundBudget | None:
@@ -346,7 +352,7 @@ class ProviderHttp:
         """The provider's reply, or the failure that left none, in `errors.py`'s terms."""
         limits = self.limits
         try:
-            async with asyncio.timeout(limits.timeout_seconds):
+            async with asyncio.timeout(limits.timeout_seconds), self._slots:
                 return await self._transport.send(
                     method, url, headers, body, limits.max_bytes, pool=self.connection
                 )

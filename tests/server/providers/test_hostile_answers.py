@@ -18,18 +18,14 @@ answer, it did not wait it out).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from server.app import create_app
-from server.services import Graph, Services
 from tests.loop_lag import LoopLag
 from tests.raw_provider import (
     Hang,
@@ -44,109 +40,28 @@ from tests.raw_provider import (
     raw_provider,
     repeated,
 )
-from tests.server.conftest import ALL_SCOPES, settings_for
+from tests.server.providers.raw_server import (
+    BUSINESSES,
+    CHUNKED_HEAD,
+    JSON,
+    MAX_UPSTREAM_BYTES,
+    NAMES,
+    UPSTREAM_TIMEOUT,
+    OpenServer,
+    Server,
+    answer,
+    contacts_body,
+    names_of,
+    open_server,
+    participant_names,
+)
 
-__all__ = ["raw_provider"]
+__all__ = ["open_server", "raw_provider"]
 
-NAMES = "{ activeBusiness { name participants(first: 5) { nodes { id name } } } }"
-BUSINESSES = {"tremble": "Tremble Studios", "acme": "Acme Climbing"}
-MAX_UPSTREAM_BYTES = 1024 * 1024
-UPSTREAM_TIMEOUT = 2.0
 FLOOD = 64 * 1024 * 1024  # an "endless" flood stops here (then the provider hangs)
 MOST_READ = FLOOD // 4  # per connection: the rest of a flood must never be read
 MOST_MEMORY = 20 * 1024 * 1024  # tracemalloc's peak while the query runs
 MOST_LAG = 0.1  # the event loop's worst lag while the query runs
-
-
-def contacts_body(tenant: str, count: int = 3) -> bytes:
-    people = [
-        {
-            "id": f"{tenant}-contact-{i}",
-            "createdDate": f"2024-01-0{i + 1}T10:00:00.000Z",
-            "info": {"name": {"first": tenant.title(), "last": f"Person{i}"}},
-            "primaryInfo": {"email": f"person{i}@{tenant}.example"},
-        }
-        for i in range(count)
-    ]
-    return json.dumps({"contacts": people, "pagingMetadata": {"count": count}}).encode()
-
-
-def names_of(tenant: str, count: int = 3) -> list[str]:
-    return [f"{tenant.title()} Person{i}" for i in range(count)]
-
-
-JSON = b"Content-Type: application/json\r\n"
-CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\n" + JSON + b"Transfer-Encoding: chunked\r\n\r\n"
-
-
-def answer(body: bytes, *headers: bytes, status: bytes = b"200 OK") -> bytes:
-    head = b"HTTP/1.1 " + status + b"\r\n" + JSON + b"".join(headers)
-    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-# The server in front of raw providers -------------------------------------------------
-
-
-@dataclass
-class Server:
-    client: httpx.AsyncClient
-    services: Services
-    keys: dict[str, str] = field(default_factory=dict)
-
-    async def query(self, document: str = NAMES, handle: str = "tremble") -> httpx.Response:
-        return await self.client.post(
-            f"/@{handle}/api/graphql",
-            json={"query": document},
-            headers={"Authorization": f"Bearer {self.keys[handle]}"},
-        )
-
-
-OpenServer = Callable[[dict[str, str]], Awaitable[Server]]
-
-
-@pytest.fixture
-async def open_server(
-    tmp_path: Path, migrated_store: Path, graph_of: Callable[[Path], Graph]
-) -> AsyncIterator[OpenServer]:
-    """`await open_server({handle: wix_base_url})`: the server, a business per handle
-    connected to Wix at that base URL, and a key of every scope for each."""
-    opened: list[Server] = []
-
-    async def open_(base_urls: dict[str, str]) -> Server:
-        settings = settings_for(
-            tmp_path,
-            max_upstream_bytes=MAX_UPSTREAM_BYTES,
-            upstream_timeout_seconds=UPSTREAM_TIMEOUT,
-            execution_timeout_seconds=2 * UPSTREAM_TIMEOUT,
-        )
-        app = create_app(settings, graph=graph_of(settings.policy_path))
-        services: Services = app.state.services
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        )
-        server = Server(client, services)
-        opened.append(server)
-        for handle, base_url in base_urls.items():
-            business = await services.store.create_business(handle, BUSINESSES[handle])
-            await services.store.add_connection(
-                business.id,
-                provider="wix",
-                base_url=base_url,
-                account_id=f"site-{handle[0]}",
-                credential=f"wix-key-{handle[0]}",
-                mode="live",
-            )
-            _, server.keys[handle] = await services.store.create_api_key(
-                business.id, name="all", scopes=ALL_SCOPES
-            )
-        return server
-
-    try:
-        yield open_
-    finally:
-        for server in opened:
-            await server.client.aclose()
-            await server.services.close()
 
 
 @dataclass(frozen=True)
@@ -190,13 +105,6 @@ def participants_unavailable(response: httpx.Response) -> None:
     assert {e["extensions"]["code"] for e in errors} == {"UPSTREAM_UNAVAILABLE"}
     assert {e["extensions"]["provider"] for e in errors} == {"wix"}
     assert body["data"]["activeBusiness"]["name"] == BUSINESSES["tremble"]
-
-
-def participant_names(response: httpx.Response) -> list[str]:
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return [node["name"] for node in body["data"]["activeBusiness"]["participants"]["nodes"]]
 
 
 def assert_bounded(run: Measured, provider: RawProvider) -> None:
