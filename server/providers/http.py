@@ -58,6 +58,7 @@ from server.providers.http1 import (
     CutOff,
     Disconnected,
     NotHttp,
+    ProxyFailed,
     Reply,
     Unacceptable,
 )
@@ -130,6 +131,9 @@ def unreachable_reason(error: BaseException) -> str:
             break
         if isinstance(seen, Unacceptable):
             return str(seen)
+        if isinstance(seen, ProxyFailed):
+            cause = seen.__cause__
+            return f"{seen}: {unreachable_reason(cause)}" if cause is not None else str(seen)
         if isinstance(seen, Disconnected):
             return "closed the connection without answering"
         if isinstance(seen, CutOff):

@@ -6,16 +6,18 @@ than the rest of the call. Measured by `benchmarks/http_clients.py` (figures in 
 README): aiohttp about 0.19 ms of CPU per call, httpx about 1 ms, this transport about
 0.04 ms. What a provider call needs is small: kept-alive connections, a request line and
 headers, a response parsed by httptools (llhttp, the parser uvicorn serves with) within
-bounds (`wire.py`). Everything else (deadlines, retries, the mapping of failures onto
+bounds (`wire.py`), and a proxy when the environment names one (`proxy.py`). Everything
+else (deadlines, retries, the limit of calls in flight, the mapping of failures onto
 `errors.py`) stays in `ProviderHttp`, in one place for every transport.
 
 Pools are per provider connection, not per origin: a call names its `pool` (the
-connection's id) and is only ever given a connection opened for that pool and that origin.
-Businesses share hosts (every Wix site is `www.wixapis.com:443`); shared pools would save
-a TLS handshake per business now and then, but an answer that a provider's desync left on
-a connection could then reach another business's call, and one business's connections
-would count against another's. A connection with anything left past its answer is closed
-anyway (`wire.py`); pools per connection make the last race, bytes arriving after the next
+connection's id) and is only ever given a connection opened for that pool, that origin and
+that route (direct, or the same proxy; through a tunnel, to the same target). Businesses
+share hosts (every Wix site is `www.wixapis.com:443`); shared pools would save a TLS
+handshake per business now and then, but an answer that a provider's desync left on a
+connection could then reach another business's call, and one business's connections would
+count against another's. A connection with anything left past its answer is closed anyway
+(`wire.py`); pools per connection make the last race, bytes arriving after the next
 request is written, one business's own. Calls without a pool (checks of a connection not
 yet stored, benchmarks) share one pool per origin.
 
@@ -32,12 +34,14 @@ asked for. Redirects are not followed and no cookie is ever kept or sent.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
+from server.providers.proxy import Proxies, Proxy, through, tunnel
 from server.providers.wire import (
     BodyTooLarge,
     Compressed,
@@ -45,6 +49,7 @@ from server.providers.wire import (
     CutOff,
     Disconnected,
     NotHttp,
+    ProxyFailed,
     Reply,
     Stale,
     Unacceptable,
@@ -58,15 +63,17 @@ __all__ = [
     "Disconnected",
     "Http1Transport",
     "NotHttp",
+    "ProxyFailed",
     "Reply",
     "Unacceptable",
 ]
 
 IDLE_SECONDS = 15.0  # an idle connection older than this is closed, not reused (aiohttp's)
 MAX_IDLE_PER_POOL = 32  # more connections finishing at once are closed instead of kept
+MAX_ROUTES = 4096  # proxy decisions remembered per origin before they are made afresh
 
 Origin = tuple[str, str, int]  # scheme, host, port
-PoolKey = tuple[str | None, Origin]  # the pool, the origin
+PoolKey = tuple[str | None, Origin, Proxy | None]  # the pool, the origin, the proxy
 
 
 def _origin(url: str) -> tuple[Origin, str, str]:
@@ -104,12 +111,17 @@ class Http1Transport:
         self,
         tls: ssl.SSLContext | None = None,
         *,
+        environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`tls` verifies providers' certificates (by default the system's trust store);
-        `clock` ages idle connections."""
+        `environ` names the proxies (by default the process's environment, read now:
+        `SettingsError` for a proxy URL that cannot be used); `clock` ages idle
+        connections."""
         self._pools: dict[PoolKey, deque[tuple[float, Connection]]] = {}
         self._tls = tls
+        self._proxies = Proxies.from_environ(os.environ if environ is None else environ)
+        self._routes: dict[Origin, Proxy | None] = {}
         self._clock = clock
         self._swept = clock()
         self._buffer = read_buffer()
@@ -125,16 +137,32 @@ class Http1Transport:
         pool: str | None = None,
     ) -> Reply:
         origin, target, host = _origin(url)
+        proxy = None if self._proxies is None else self._proxy_for(origin)
+        if proxy is not None and origin[0] == "http":
+            target = f"http://{host}{target}"  # absolute form, for the proxy to forward
+            if proxy.authorization:
+                headers = {**headers, "Proxy-Authorization": proxy.authorization}
         request = _request(method, target, host, headers, body)
-        key = (pool, origin)
+        key = (pool, origin, proxy)
         kept = self._take(key)
         if kept is not None:
             try:
                 return await self._exchange(key, kept, request, max_bytes)
             except Stale:
                 pass  # closed while it waited: this request was never answered
-        connection = await self._open(origin)
+        connection = await self._open(origin, proxy)
         return await self._exchange(key, connection, request, max_bytes)
+
+    def _proxy_for(self, origin: Origin) -> Proxy | None:
+        assert self._proxies is not None
+        try:
+            return self._routes[origin]
+        except KeyError:
+            pass
+        if len(self._routes) >= MAX_ROUTES:
+            self._routes.clear()
+        proxy = self._routes[origin] = self._proxies.for_origin(*origin)
+        return proxy
 
     def _take(self, key: PoolKey) -> Connection | None:
         idle = self._pools.get(key)
@@ -179,8 +207,12 @@ class Http1Transport:
             self._tls = ssl.create_default_context()
         return self._tls
 
-    async def _open(self, origin: Origin) -> Connection:
+    async def _open(self, origin: Origin, proxy: Proxy | None) -> Connection:
         scheme, host, port = origin
+        if proxy is not None:
+            if scheme == "https":
+                return await tunnel(proxy, host, port, self._context(), self._buffer)
+            return await through(proxy, self._buffer)
         tls = self._context() if scheme == "https" else None
         connection = Connection(self._buffer)
         await asyncio.get_running_loop().create_connection(

@@ -89,6 +89,11 @@ class Unacceptable(NotHttp):
     `str()` says which, in a few words, for the operator."""
 
 
+class ProxyFailed(ConnectionError):
+    """The proxy between the server and the provider was not reached, or refused the
+    tunnel; `str()` says which (the socket error, if any, is the cause)."""
+
+
 class Compressed(Exception):
     """A compressed body, though an uncompressed one was asked for."""
 
