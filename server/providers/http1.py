@@ -105,7 +105,8 @@ def _request(
 
 class Http1Transport:
     """Sends provider requests over kept-alive HTTP/1.1 connections, pooled per provider
-    connection (see the module's doc)."""
+    connection (see the module's doc), on one event loop at a time: its connections share
+    one read buffer (`wire.py` says why that is safe on one loop)."""
 
     def __init__(
         self,
@@ -144,14 +145,19 @@ class Http1Transport:
                 headers = {**headers, "Proxy-Authorization": proxy.authorization}
         request = _request(method, target, host, headers, body)
         key = (pool, origin, proxy)
+        reply = None
         kept = self._take(key)
         if kept is not None:
             try:
-                return await self._exchange(key, kept, request, max_bytes)
-            except Stale:
-                pass  # closed while it waited: this request was never answered
-        connection = await self._open(origin, proxy)
-        return await self._exchange(key, connection, request, max_bytes)
+                reply = await self._exchange(key, kept, request, max_bytes)
+            except Stale:  # closed while it waited: this request was never answered
+                reply = None
+        if reply is None:
+            connection = await self._open(origin, proxy)
+            reply = await self._exchange(key, connection, request, max_bytes)
+        if proxy is not None and reply.status == 407:  # the proxy's answer, not the provider's
+            raise ProxyFailed(f"the proxy {proxy.address} refused the request (HTTP 407)")
+        return reply
 
     def _proxy_for(self, origin: Origin) -> Proxy | None:
         assert self._proxies is not None

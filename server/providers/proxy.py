@@ -110,8 +110,8 @@ class Proxies:
         proxy = self.https if scheme == "https" else self.http
         if proxy is None or self.no_proxy is None:
             return proxy
-        shown = f"[{host}]" if ":" in host else host
-        bypassed = proxy_bypass_environment(f"{shown}:{port}", {"no": self.no_proxy})
+        # Matched as `host:port` (urllib splits the port off the end, an IPv6 host too).
+        bypassed = proxy_bypass_environment(f"{host}:{port}", {"no": self.no_proxy})
         return None if bypassed else proxy
 
 
@@ -145,19 +145,19 @@ async def tunnel(
             lines.append(f"Proxy-Authorization: {proxy.authorization}")
         raw.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         status = await answer.status
-        if raw.is_closing():
-            raise ProxyFailed(f"the proxy {proxy.address} closed the tunnel")
         if not 200 <= status < 300:
             raise ProxyFailed(f"the proxy {proxy.address} refused the tunnel (HTTP {status})")
+        if raw.is_closing():
+            raise ProxyFailed(f"the proxy {proxy.address} closed the tunnel")
         connection = Connection(buffer)
         secure = await asyncio.get_running_loop().start_tls(
             raw, connection, tls, server_hostname=host
         )
+        if secure is None:  # start_tls gives None only on a transport already closing
+            raise ProxyFailed(f"the proxy {proxy.address} closed the tunnel")
     except BaseException:  # refused, failed or cancelled (a deadline): never left open
         raw.close()
         raise
-    if secure is None:  # start_tls gives None only on a transport already closing
-        raise ProxyFailed(f"the proxy {proxy.address} closed the tunnel")
     connection.connection_made(secure)
     return connection
 

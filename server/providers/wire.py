@@ -171,9 +171,9 @@ class Connection(asyncio.BufferedProtocol):
         return self._buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self._buffer[:nbytes])
+        self._read(self._buffer[:nbytes])
 
-    def data_received(self, data: bytes | memoryview) -> None:
+    def _read(self, data: memoryview) -> None:
         answer = self._answer
         if answer is None or answer.done():
             self.close()  # bytes nobody asked for: the connection is not in a known state
@@ -182,8 +182,7 @@ class Connection(asyncio.BufferedProtocol):
         if self._head_done or len(data) <= room:
             self._feed(data)
         else:  # the head must end within `room` bytes: feed no more until it has
-            view = memoryview(data)
-            self._feed(view[:room])
+            self._feed(data[:room])
             if self._done:
                 self.close()  # complete within the room, with bytes beyond it
             if self.closed:
@@ -191,13 +190,13 @@ class Connection(asyncio.BufferedProtocol):
             if not self._head_done:
                 self._fail(Unacceptable(f"the answer's head was over {MAX_HEAD // 1024} KiB"))
                 return
-            self._feed(view[room:])
+            self._feed(data[room:])
         if self._head_done and not self._done and not self.closed:
             framing = self._fed - self._size
             if framing > 2 * MAX_HEAD + min(FRAMING_PER_PIECE * self._pieces, self._max_bytes):
                 self._fail(Unacceptable("the answer's chunk framing or trailers were too large"))
 
-    def _feed(self, data: bytes | memoryview) -> None:
+    def _feed(self, data: memoryview) -> None:
         self._fed += len(data)
         try:
             self._parser.feed_data(data)

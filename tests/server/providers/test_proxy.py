@@ -148,6 +148,19 @@ async def test_an_http_provider_is_reached_through_http_proxy_in_absolute_form(
     assert proxy.authorizations == [basic("ops", "secret")]
 
 
+async def test_an_http_proxy_refusing_the_credentials_is_named_in_the_reason(
+    raw_provider: RawProviders,
+) -> None:
+    provider = raw_provider(HONEST)
+    with ConnectProxy(user="ops", password="right") as proxy:
+        transport = Http1Transport(environ={"HTTP_PROXY": proxy.url_with("ops", "wrong")})
+        with pytest.raises(ProviderUnreachable) as raised:
+            await http(transport, provider).get("/x", dict)
+        await transport.close()
+    assert raised.value.reason == f"the proxy 127.0.0.1:{proxy.port} refused the request (HTTP 407)"
+    assert provider.connections == []
+
+
 @pytest.mark.parametrize(
     "no_proxy",
     ["127.0.0.1", "example.com, 127.0.0.1:{port}", "*", ".0.0.1", "LOCALHOST,127.0.0.1"],
