@@ -122,7 +122,8 @@ class Services:
     ) -> Services:
         """`providers` replaces the registry (tests add a provider of their own); `graph`
         is the one already loaded from `settings.policy_path`, if any. Provider calls
-        always go over HTTP/1.1 (`Http1Transport`), in tests as in production."""
+        always go over HTTP/1.1 (`Http1Transport`), in tests as in production, through the
+        proxy the environment names: a proxy variable it cannot use is a SettingsError."""
         graph = graph or load_graph(settings.policy_path)
         policy = graph.policy
         executor = build_executor(settings, graph)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging.config
+import os
 from typing import Any
 
 import uvicorn
@@ -18,6 +19,7 @@ from server.app import create_app, uvicorn_options
 from server.observability import tracing
 from server.observability.logs import log_config
 from server.observability.metrics_dir import shared_metrics
+from server.providers.proxy import Proxies
 from server.services import load_graph
 from server.settings import Settings, SettingsError
 from server.store.database import create_engine, migrate
@@ -75,6 +77,7 @@ def serve(
 ) -> None:
     """Raises SettingsError, PolicyError or StoreNotReady before serving anything. Several
     workers each read the same environment again, through `app_from_environ`."""
+    Proxies.from_environ(os.environ)  # a proxy variable it cannot use stops it first
     options: dict[str, Any] = {
         "host": host,
         "port": port,

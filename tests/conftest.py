@@ -61,6 +61,19 @@ def _production_transport_only(
     check_transports(request.node.path, used)
 
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transport honours the environment's proxy variables, loopback included, as
+    requests and httpx do: a developer's own would carry the tests' calls to providers on
+    127.0.0.1 through their proxy. Tests of proxies name theirs (`environ=`, setenv)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
 @pytest.fixture(scope="session")
 def graph_of() -> Callable[[Path], Graph]:
     """The graph of a policy file, loaded once per file for the session."""

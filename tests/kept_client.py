@@ -92,7 +92,10 @@ class KeptTransport:
         headers: Mapping[str, str],
         body: bytes | None,
         max_bytes: int,
+        *,
+        pool: str | None = None,
     ) -> Reply:
+        """`pool` is not used: httpx keeps one pool per origin."""
         request = self._client.build_request(
             method, url, headers={**headers, "Accept-Encoding": "identity"}, content=body
         )

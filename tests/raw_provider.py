@@ -249,6 +249,19 @@ class Hang:
         peer.wait_for_hang_up()
 
 
+@dataclass(frozen=True)
+class Repeat:
+    """Run `steps` again and again, until the client hangs up (or the provider stops): a
+    kept-alive connection answering every request the same way."""
+
+    steps: Sequence[Step]
+
+    def run(self, peer: Peer) -> None:
+        while not peer.closed:
+            for step in self.steps:
+                step.run(peer)
+
+
 Script = Sequence[Step]
 
 

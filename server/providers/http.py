@@ -3,6 +3,10 @@
 One place decides, for every provider alike:
 - a total deadline per call (a timeout per read alone would let a provider trickling
   bytes hold a request open for ever);
+- at most `UpstreamLimits.connections` calls in flight at once per provider connection,
+  each on an HTTP connection of its own: more wait their turn, and the wait counts inside
+  the call's deadline. Per connection, not per host: businesses share provider hosts, and
+  one business's slow provider must not make another's calls wait;
 - retries of transient failures (see `retries.py`);
 - a cap on the bytes read per response, read as a stream and abandoned at the cap, so a
   provider cannot make the server buffer and parse a 50 MB body;
@@ -54,7 +58,9 @@ from server.providers.http1 import (
     CutOff,
     Disconnected,
     NotHttp,
+    ProxyFailed,
     Reply,
+    Unacceptable,
 )
 from server.providers.retries import with_retries
 
@@ -98,7 +104,9 @@ class Transport(Protocol):
 
     A failure that left no answer is an `OSError` (`ConnectionError` for the ones
     `http1.py` names); an answer larger than `max_bytes` is `BodyTooLarge`; a compressed
-    one is `Compressed`. The caller bounds the time."""
+    one is `Compressed`. The caller bounds the time. `pool` names the provider connection
+    the call is for: a transport that keeps connections never gives one opened for a pool
+    to a call for another."""
 
     async def send(
         self,
@@ -107,6 +115,8 @@ class Transport(Protocol):
         headers: Mapping[str, str],
         body: bytes | None,
         max_bytes: int,
+        *,
+        pool: str | None = None,
     ) -> Reply: ...
 
     async def close(self) -> None: ...
@@ -119,6 +129,11 @@ def unreachable_reason(error: BaseException) -> str:
     for _ in range(6):  # a chain of a few wrappers at most
         if seen is None:
             break
+        if isinstance(seen, Unacceptable):
+            return str(seen)
+        if isinstance(seen, ProxyFailed):
+            cause = seen.__cause__
+            return f"{seen}: {unreachable_reason(cause)}" if cause is not None else str(seen)
         if isinstance(seen, Disconnected):
             return "closed the connection without answering"
         if isinstance(seen, CutOff):
@@ -194,6 +209,10 @@ class ProviderHttp:
 
     Every request sent is counted (the metrics, and the request's own facts for its log
     line), timed, and traced as a client span naming the provider and the `connection`.
+
+    At most `limits.connections` calls of this client are in flight at once (the others
+    wait within their deadline), and the transport keeps their connections in the pool of
+    `connection` (without one, the pool shared by every client without one).
     """
 
     def __init__(
@@ -222,6 +241,7 @@ class ProviderHttp:
         self._retry_waits = 0.0
         self._metrics = upstream_metrics(provider)
         self._span_name = f"upstream {provider}"
+        self._slots = asyncio.Semaphore(limits.connections)
 
     @property
     def budget(self) -> OutboundBudget | None:
@@ -336,8 +356,10 @@ class ProviderHttp:
         """The provider's reply, or the failure that left none, in `errors.py`'s terms."""
         limits = self.limits
         try:
-            async with asyncio.timeout(limits.timeout_seconds):
-                return await self._transport.send(method, url, headers, body, limits.max_bytes)
+            async with asyncio.timeout(limits.timeout_seconds), self._slots:
+                return await self._transport.send(
+                    method, url, headers, body, limits.max_bytes, pool=self.connection
+                )
         except TimeoutError:
             raise ProviderTimedOut(self.provider, limits.timeout_seconds) from None
         except BodyTooLarge:

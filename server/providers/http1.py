@@ -4,10 +4,27 @@ Why not a general client: provider calls are the server's hottest I/O (the docum
 makes eight of them, of about 60 KB each), and a general client's machinery costs more CPU
 than the rest of the call. Measured by `benchmarks/http_clients.py` (figures in the
 README): aiohttp about 0.19 ms of CPU per call, httpx about 1 ms, this transport about
-0.04 ms. What a provider call needs is small: kept-alive connections per origin, a request
-line and headers, a response parsed by httptools (llhttp, the parser uvicorn serves with)
-and a cap on the bytes read. Everything else (deadlines, retries, the mapping of failures
-onto `errors.py`) stays in `ProviderHttp`, in one place for every transport.
+0.04 ms. What a provider call needs is small: kept-alive connections, a request line and
+headers, a response parsed by httptools (llhttp, the parser uvicorn serves with) within
+bounds (`wire.py`), and a proxy when the environment names one (`proxy.py`). Everything
+else (deadlines, retries, the limit of calls in flight, the mapping of failures onto
+`errors.py`) stays in `ProviderHttp`, in one place for every transport.
+
+Pools are per provider connection, not per origin: a call names its `pool` (the
+connection's id) and is only ever given a connection opened for that pool, that origin and
+that route (direct, or the same proxy; through a tunnel, to the same target). Businesses
+share hosts (every Wix site is `www.wixapis.com:443`); shared pools would save a TLS
+handshake per business now and then, but an answer that a provider's desync left on a
+connection could then reach another business's call, and one business's connections would
+count against another's. A connection with anything left past its answer is closed anyway
+(`wire.py`); pools per connection make the last race, bytes arriving after the next
+request is written, one business's own. Calls without a pool (checks of a connection not
+yet stored, benchmarks) share one pool per origin.
+
+Idle connections are kept at most `IDLE_SECONDS` (aiohttp's keep-alive default), and at
+most `MAX_IDLE_PER_POOL` per pool: the age is checked when a connection is taken, and every
+pool is swept of old ones now and then as connections are put back, so no timer runs per
+connection.
 
 Bodies are asked for uncompressed (`Accept-Encoding: identity`), so the cap counts the
 bytes that will be parsed; a provider that compresses anyway is answering what was not
@@ -17,160 +34,46 @@ asked for. Redirects are not followed and no cookie is ever kept or sent.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import cast
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
-import httptools
+from server.providers.proxy import Proxies, Proxy, through, tunnel
+from server.providers.wire import (
+    BodyTooLarge,
+    Compressed,
+    Connection,
+    CutOff,
+    Disconnected,
+    NotHttp,
+    ProxyFailed,
+    Reply,
+    Stale,
+    Unacceptable,
+    read_buffer,
+)
 
-# Connections kept open per origin once their answer is read; more than this many
-# finishing at once are closed instead of kept.
-MAX_IDLE_PER_ORIGIN = 64
+__all__ = [
+    "BodyTooLarge",
+    "Compressed",
+    "CutOff",
+    "Disconnected",
+    "Http1Transport",
+    "NotHttp",
+    "ProxyFailed",
+    "Reply",
+    "Unacceptable",
+]
+
+IDLE_SECONDS = 15.0  # an idle connection older than this is closed, not reused (aiohttp's)
+MAX_IDLE_PER_POOL = 32  # more connections finishing at once are closed instead of kept
+MAX_ROUTES = 4096  # proxy decisions remembered per origin before they are made afresh
 
 Origin = tuple[str, str, int]  # scheme, host, port
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: Mapping[str, str]  # looked up by lowercase name
-    body: bytes
-
-
-class BodyTooLarge(Exception):
-    """The answer is (or says it is) larger than the cap."""
-
-
-class Disconnected(ConnectionError):
-    """The provider closed the connection before its answer began."""
-
-
-class CutOff(ConnectionError):
-    """The provider closed the connection in the middle of its answer."""
-
-
-class NotHttp(ConnectionError):
-    """What came back is not an HTTP/1.1 answer."""
-
-
-class Compressed(Exception):
-    """A compressed body, though an uncompressed one was asked for."""
-
-
-class _Stale(Exception):
-    """A kept connection the provider had closed: the request was not answered, and goes
-    again on a new connection."""
-
-
-class _Connection(asyncio.Protocol):
-    """One connection: one exchange at a time, its answer assembled by httptools."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self.reused = False
-        self._parser = httptools.HttpResponseParser(self)
-        self._answer: asyncio.Future[Reply] | None = None
-        self._headers: dict[str, str] = {}
-        self._body: list[bytes] = []
-        self._size = 0
-        self._max_bytes = 0
-        self._begun = False  # a byte of this exchange's answer has arrived
-        self._headers_done = False
-        self._sized = False  # the answer says its length, or is chunked
-        self._keep_alive = False  # the answer leaves the connection open for the next
-
-    async def exchange(self, request: bytes, max_bytes: int) -> Reply:
-        assert self.transport is not None
-        self._answer = asyncio.get_running_loop().create_future()
-        self._headers, self._body, self._size = {}, [], 0
-        self._max_bytes, self._begun, self._sized = max_bytes, False, False
-        self._headers_done = self._keep_alive = False
-        self.transport.write(request)
-        return await self._answer
-
-    @property
-    def reusable(self) -> bool:
-        return self._keep_alive and not self.closed
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    def _fail(self, error: BaseException) -> None:
-        if self._answer is not None and not self._answer.done():
-            self._answer.set_exception(error)
-        self.close()
-
-    # asyncio.Protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        if self._answer is None or self._answer.done():
-            self.close()  # bytes nobody asked for: the connection is not in a known state
-            return
-        self._begun = True
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError:
-            self._fail(NotHttp("not an HTTP answer"))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        answer = self._answer
-        if answer is None or answer.done():
-            return
-        if not self._begun:
-            answer.set_exception(_Stale() if self.reused else Disconnected())
-        elif self._headers_done and not self._sized:
-            self._complete()  # a body without a length ends with the connection
-        else:
-            answer.set_exception(CutOff())
-
-    # httptools callbacks
-
-    def on_message_begin(self) -> None:
-        self._headers_done = False
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        seen = self._headers.get(key)
-        self._headers[key] = text if seen is None else f"{seen}, {text}"
-
-    def on_headers_complete(self) -> None:
-        self._headers_done = True
-        headers = self._headers
-        declared = headers.get("content-length", "")
-        self._sized = bool(declared) or "chunked" in headers.get("transfer-encoding", "")
-        if declared.isdigit() and int(declared) > self._max_bytes:
-            self._fail(BodyTooLarge())
-        elif headers.get("content-encoding", "identity").lower() != "identity":
-            self._fail(Compressed(headers["content-encoding"]))
-
-    def on_body(self, body: bytes) -> None:
-        if self._answer is None or self._answer.done():
-            return
-        self._size += len(body)
-        if self._size > self._max_bytes:
-            self._fail(BodyTooLarge())
-            return
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        self._keep_alive = self._parser.should_keep_alive()  # known only until the next
-        self._complete()
-
-    def _complete(self) -> None:
-        answer = self._answer
-        if answer is not None and not answer.done():
-            status = self._parser.get_status_code()
-            answer.set_result(Reply(status, self._headers, b"".join(self._body)))
+PoolKey = tuple[str | None, Origin, Proxy | None]  # the pool, the origin, the proxy
 
 
 def _origin(url: str) -> tuple[Origin, str, str]:
@@ -201,12 +104,28 @@ def _request(
 
 
 class Http1Transport:
-    """Sends provider requests over kept-alive HTTP/1.1 connections, one pool per origin."""
+    """Sends provider requests over kept-alive HTTP/1.1 connections, pooled per provider
+    connection (see the module's doc), on one event loop at a time: its connections share
+    one read buffer (`wire.py` says why that is safe on one loop)."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
-        """`tls` verifies providers' certificates (by default the system's trust store)."""
-        self._idle: dict[Origin, list[_Connection]] = {}
+    def __init__(
+        self,
+        tls: ssl.SSLContext | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`tls` verifies providers' certificates (by default the system's trust store);
+        `environ` names the proxies (by default the process's environment, read now:
+        `SettingsError` for a proxy URL that cannot be used); `clock` ages idle
+        connections."""
+        self._pools: dict[PoolKey, deque[tuple[float, Connection]]] = {}
         self._tls = tls
+        self._proxies = Proxies.from_environ(os.environ if environ is None else environ)
+        self._routes: dict[Origin, Proxy | None] = {}
+        self._clock = clock
+        self._swept = clock()
+        self._buffer = read_buffer()
 
     async def send(
         self,
@@ -215,57 +134,119 @@ class Http1Transport:
         headers: Mapping[str, str],
         body: bytes | None,
         max_bytes: int,
+        *,
+        pool: str | None = None,
     ) -> Reply:
         origin, target, host = _origin(url)
+        proxy = None if self._proxies is None else self._proxy_for(origin)
+        if proxy is not None and origin[0] == "http":
+            target = f"http://{host}{target}"  # absolute form, for the proxy to forward
+            if proxy.authorization:
+                headers = {**headers, "Proxy-Authorization": proxy.authorization}
         request = _request(method, target, host, headers, body)
-        kept = self._take(origin)
+        key = (pool, origin, proxy)
+        reply = None
+        kept = self._take(key)
         if kept is not None:
             try:
-                return await self._exchange(origin, kept, request, max_bytes)
-            except _Stale:
-                pass  # closed while it waited: this request was never answered
-        connection = await self._open(origin)
-        return await self._exchange(origin, connection, request, max_bytes)
+                reply = await self._exchange(key, kept, request, max_bytes)
+            except Stale:  # closed while it waited: this request was never answered
+                reply = None
+        if reply is None:
+            connection = await self._open(origin, proxy)
+            reply = await self._exchange(key, connection, request, max_bytes)
+        if proxy is not None and reply.status == 407:  # the proxy's answer, not the provider's
+            raise ProxyFailed(f"the proxy {proxy.address} refused the request (HTTP 407)")
+        return reply
 
-    def _take(self, origin: Origin) -> _Connection | None:
-        idle = self._idle.get(origin)
+    def _proxy_for(self, origin: Origin) -> Proxy | None:
+        assert self._proxies is not None
+        try:
+            return self._routes[origin]
+        except KeyError:
+            pass
+        if len(self._routes) >= MAX_ROUTES:
+            self._routes.clear()
+        proxy = self._routes[origin] = self._proxies.for_origin(*origin)
+        return proxy
+
+    def _take(self, key: PoolKey) -> Connection | None:
+        idle = self._pools.get(key)
+        if not idle:
+            return None
+        now = self._clock()
         while idle:
-            connection = idle.pop()
-            if not connection.closed:
-                connection.reused = True
-                return connection
+            since, connection = idle.pop()  # the most recently used: the others may age out
+            if connection.closed:
+                continue
+            if now - since >= IDLE_SECONDS:  # and every one older still
+                connection.close()
+                while idle:
+                    idle.pop()[1].close()
+                return None
+            connection.reused = True
+            return connection
         return None
 
-    async def _open(self, origin: Origin) -> _Connection:
+    def _put(self, key: PoolKey, connection: Connection) -> None:
+        now = self._clock()
+        idle = self._pools.get(key)
+        if idle is None:
+            idle = self._pools[key] = deque()
+        idle.append((now, connection))
+        if len(idle) > MAX_IDLE_PER_POOL:
+            idle.popleft()[1].close()
+        if now - self._swept >= IDLE_SECONDS:
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        """Closes the connections every pool kept too long, and forgets empty pools."""
+        self._swept = now
+        for key, idle in list(self._pools.items()):
+            while idle and (idle[0][1].closed or now - idle[0][0] >= IDLE_SECONDS):
+                idle.popleft()[1].close()
+            if not idle:
+                del self._pools[key]
+
+    def _context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
+    async def _open(self, origin: Origin, proxy: Proxy | None) -> Connection:
         scheme, host, port = origin
-        tls = None
-        if scheme == "https":
-            if self._tls is None:
-                self._tls = ssl.create_default_context()
-            tls = self._tls
-        loop = asyncio.get_running_loop()
-        _, connection = await loop.create_connection(
-            _Connection, host, port, ssl=tls, server_hostname=host if tls else None
+        if proxy is not None:
+            if scheme == "https":
+                return await tunnel(proxy, host, port, self._context(), self._buffer)
+            return await through(proxy, self._buffer)
+        tls = self._context() if scheme == "https" else None
+        connection = Connection(self._buffer)
+        await asyncio.get_running_loop().create_connection(
+            lambda: connection, host, port, ssl=tls, server_hostname=host if tls else None
         )
         return connection
 
     async def _exchange(
-        self, origin: Origin, connection: _Connection, request: bytes, max_bytes: int
+        self, key: PoolKey, connection: Connection, request: bytes, max_bytes: int
     ) -> Reply:
         try:
             reply = await connection.exchange(request, max_bytes)
         except BaseException:  # failed or cancelled (a deadline): never reused
             connection.close()
             raise
-        idle = self._idle.setdefault(origin, [])
-        if connection.reusable and len(idle) < MAX_IDLE_PER_ORIGIN:
-            idle.append(connection)
+        if connection.reusable:
+            self._put(key, connection)
         else:
             connection.close()
         return reply
 
+    @property
+    def idle(self) -> int:
+        """Connections kept open for reuse, in every pool (for tests and checks)."""
+        return sum(not connection.closed for idle in self._pools.values() for _, connection in idle)
+
     async def close(self) -> None:
-        for idle in self._idle.values():
-            for connection in idle:
+        for idle in self._pools.values():
+            for _, connection in idle:
                 connection.close()
-        self._idle.clear()
+        self._pools.clear()

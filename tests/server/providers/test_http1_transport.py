@@ -3,7 +3,9 @@
 It keeps the cap on the bytes read per response whichever way the body arrives, asks for
 and accepts only uncompressed bodies, reads bodies by length, in chunks or to the close,
 keeps connections alive and reuses them, sends a request the provider had closed the kept
-connection under once more on a new one, and says why a provider did not answer.
+connection under once more on a new one, and says why a provider did not answer. An answer
+is only its own bytes: trailers are not kept as headers, same-named headers are joined in
+order, and bytes past the answer close the connection and never change the returned reply.
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ ANSWERS: dict[str, bytes] = {
         gzip.compress(WITHIN),
     ),
     "/cut-off": _answer({"Content-Length": str(len(WITHIN))}, WITHIN[:100]),
+    "/with-stray": SIZED
+    + _answer({"Content-Length": "20", "X-Stray": "yes"}, b'{"stray": "answer"}'),
+    "/trailers": _answer(
+        {"Transfer-Encoding": "chunked"}, _chunked(WITHIN)[:-2] + b"X-Trailer: late\r\n\r\n"
+    ),
+    "/repeated": _answer(
+        {"Content-Length": str(len(WITHIN)), "X-Same": "one", "x-same": "two", "X-SAME": "three"},
+        WITHIN,
+    ),
     "/not-http": b"SSH-2.0-OpenSSH_9.2\r\n",
     "/silent": b"",
 }
@@ -208,3 +219,34 @@ async def test_a_header_with_a_line_break_is_never_sent(provider: Provider) -> N
         await http.get("/sized", dict)
     await transport.close()
     assert provider.requests == []
+
+
+async def test_bytes_past_an_answer_close_its_connection_and_never_change_the_reply(
+    provider: Provider,
+) -> None:
+    transport = Http1Transport()
+    reply = await transport.send("GET", f"{provider.url}/with-stray", {}, None, CAP)
+    seen = dict(reply.headers)
+    assert seen == {"content-type": "application/json", "content-length": str(len(WITHIN))}
+    assert reply.body == WITHIN
+    again = await transport.send("GET", f"{provider.url}/sized", {}, None, CAP)
+    assert again.body == WITHIN
+    await asyncio.sleep(0.05)
+    assert dict(reply.headers) == seen and reply.body == WITHIN
+    assert provider.connections == 2  # the first, with the stray answer on it, was closed
+    await transport.close()
+
+
+async def test_trailers_are_read_but_not_kept_as_headers(provider: Provider) -> None:
+    transport = Http1Transport()
+    reply = await transport.send("GET", f"{provider.url}/trailers", {}, None, CAP)
+    assert reply.body == WITHIN
+    assert "x-trailer" not in reply.headers
+    await transport.close()
+
+
+async def test_same_named_headers_are_joined_in_order(provider: Provider) -> None:
+    transport = Http1Transport()
+    reply = await transport.send("GET", f"{provider.url}/repeated", {}, None, CAP)
+    assert reply.headers["x-same"] == "one, two, three"
+    await transport.close()
