@@ -159,7 +159,11 @@ class IndexedParticipant(Base):
     comes after every one found before."""
 
     __tablename__ = "index_participants"
-    __table_args__ = (UniqueConstraint("connection_id", "provider_id"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "provider_id"),
+        # A page is `connection_id = ? AND id > ? ORDER BY id`: read within the connection.
+        Index("ix_index_participants_keyset", "connection_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     connection_id: Mapped[int] = mapped_column(
@@ -173,6 +177,8 @@ class IndexedParticipant(Base):
 
 class IndexedSession(Base):
     __tablename__ = "index_sessions"
+    # What a crawler re-checks: the connection's sessions starting in a window.
+    __table_args__ = (Index("ix_index_sessions_starts", "connection_id", "starts_at"),)
 
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("provider_connections.id", ondelete="CASCADE"), primary_key=True
