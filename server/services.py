@@ -35,7 +35,7 @@ from server.store.crypto import CredentialCipher
 from server.store.database import create_engine, session_factory
 from server.store.index import IndexStore
 from server.store.repository import Store
-from server.store_watch import StoreWatcher
+from server.store_watch import CachedState, StoreWatcher
 from server.sync import SyncWorker
 
 
@@ -108,6 +108,7 @@ class Services:
     cursors: CursorCodec
     key_use: KeyUseRecorder
     keys: KeyCache
+    cached: CachedState
     watcher: StoreWatcher
     sync: SyncWorker
     reference_html: str
@@ -142,15 +143,11 @@ class Services:
             UpstreamLimits.from_settings(settings),
             budget_storage(settings.redis_url),
             breaker_factory(settings.breaker_failures, settings.breaker_cooldown_seconds),
+            max_businesses=settings.business_cache_entries,
         )
-        keys = KeyCache()
-
-        def changed() -> None:
-            """Something servers cache changed in the store: start those caches afresh."""
-            runtimes.invalidate()
-            keys.clear()
-
-        store.on_change(changed)  # at once for what this process changes
+        keys = KeyCache(settings.key_cache_entries)
+        cached = CachedState(keys, runtimes)
+        store.on_change(cached.apply)  # at once for what this process changes
         return cls(
             settings=settings,
             engine=engine,
@@ -165,7 +162,8 @@ class Services:
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
             keys=keys,
-            watcher=StoreWatcher(store, settings.store_poll_seconds, [changed]),
+            cached=cached,
+            watcher=StoreWatcher(store, settings.store_poll_seconds, cached),
             sync=SyncWorker(
                 store,
                 index,
