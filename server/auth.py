@@ -12,6 +12,7 @@ from cachetools import LRUCache
 from starlette.requests import Request
 
 from schema.source import ApiKeyRecord, BusinessRecord
+from server.store.availability import StoreUnavailable
 from server.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,14 @@ class KeyUseRecorder:
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, {}
-        if pending:
+        if not pending:
+            return
+        try:
             await self._store.record_key_use(pending)
+        except StoreUnavailable:
+            # Kept for the next flush (the newer time of each key wins); the outage is
+            # logged once by the store, not every few seconds here.
+            self._pending = {**pending, **self._pending}
 
     async def run(self) -> None:
         while True:

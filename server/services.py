@@ -31,6 +31,7 @@ from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from server.runtimes import Runtimes
 from server.settings import Settings
+from server.store.availability import Outage, bounded_waits
 from server.store.crypto import CredentialCipher
 from server.store.database import create_engine, session_factory
 from server.store.index import IndexStore
@@ -97,6 +98,7 @@ def policy_reference(policy: Policy, slices: SchemaSlices) -> Reference:
 class Services:
     settings: Settings
     engine: AsyncEngine
+    outage: Outage
     store: Store
     upstream: Transport
     index: IndexStore
@@ -127,14 +129,14 @@ class Services:
         graph = graph or load_graph(settings.policy_path)
         policy = graph.policy
         executor = build_executor(settings, graph)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, **bounded_waits(settings.database_url))
+        outage = Outage()
+        sessions = session_factory(engine, outage)
         secret = str(settings.secret_key)
         specs = tuple(providers)
-        store = Store(
-            session_factory(engine), CredentialCipher(secret), providers=[s.name for s in specs]
-        )
+        store = Store(sessions, CredentialCipher(secret), providers=[s.name for s in specs])
         transport: Transport = Http1Transport()
-        index = IndexStore(session_factory(engine))
+        index = IndexStore(sessions)
         runtimes = Runtimes(
             store,
             index,
@@ -151,6 +153,7 @@ class Services:
         return cls(
             settings=settings,
             engine=engine,
+            outage=outage,
             store=store,
             upstream=transport,
             index=index,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from server.auth import KeyCache
 from server.runtimes import Runtimes
+from server.store.availability import StoreUnavailable
 from server.store.changes import Change, ChangeKind
 from server.store.repository import Store
 
@@ -70,6 +71,8 @@ class StoreWatcher:
         while True:
             try:
                 await self.check()
+            except StoreUnavailable:
+                pass  # logged once by the store; looked for again at the next poll
             except Exception:
                 log.exception("could not read the store's changes")
             await asyncio.sleep(self._interval)
