@@ -13,7 +13,7 @@ soaks a server already running instead (FILE: its store's settings, as the demo 
 them in `business-api-demo.env`; the businesses are added to that store).
 
     python benchmarks/soak.py [--minutes 5] [--businesses 2000] [--kept 500]
-        [--concurrency 8] [--every 20]
+        [--concurrency 8] [--every 20] [--sync-interval 300]
 """
 
 from __future__ import annotations
@@ -52,8 +52,11 @@ def rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def demo(folder: Path, port: int, kept: int) -> Iterator[subprocess.Popen[bytes]]:
+def demo(
+    folder: Path, port: int, kept: int, sync_interval: float
+) -> Iterator[subprocess.Popen[bytes]]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BUSINESS_API_")}
+    environ["BUSINESS_API_SYNC_INTERVAL"] = str(sync_interval)
     environ["BUSINESS_API_BUSINESS_CACHE_ENTRIES"] = str(kept)
     environ["BUSINESS_API_KEY_CACHE_ENTRIES"] = str(kept)
     environ["BUSINESS_API_LOG_LEVEL"] = "warning"
@@ -168,6 +171,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--every", type=float, default=20, help="seconds between RSS lines")
     parser.add_argument("--port", type=int, default=18731)
+    parser.add_argument(
+        "--sync-interval", type=float, default=300, help="seconds between the demo's syncs"
+    )
     parser.add_argument("--attach", help="the URL of a server already running")
     parser.add_argument("--pid", type=int, help="its process id (with --attach)")
     parser.add_argument("--env-file", type=Path, help="its store's settings (with --attach)")
@@ -181,7 +187,7 @@ def main() -> None:
         return
     with (
         tempfile.TemporaryDirectory(prefix="business-api-soak-") as folder,
-        demo(Path(folder), options.port, options.kept) as process,
+        demo(Path(folder), options.port, options.kept, options.sync_interval) as process,
     ):
         keys = asyncio.run(add_businesses(Path(folder) / DEMO_ENV_FILE, options.businesses))
         print(f"demo pid {process.pid}: {len(keys)} businesses, {options.kept} kept", flush=True)
