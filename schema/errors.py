@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     MAX_FIELDS_EXCEEDED = "MAX_FIELDS_EXCEEDED"
     MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
     TIMEOUT = "TIMEOUT"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -67,4 +68,19 @@ class UpstreamUnavailable(ClientError):
             provider=provider,
             connection=connection,
             **when,
+        )
+
+
+class ServiceUnavailable(ClientError):
+    """Something the server itself depends on (its store) did not answer: nothing is
+    wrong with the request, and it may succeed once retried. Answered with HTTP 503 and
+    `Retry-After`; the message never says which dependency or why."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+    retry_after = 5  # seconds: a short outage (a database restarting) is over by then
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"The service cannot answer for a moment: retry after {self.retry_after} seconds.",
+            retryAfter=self.retry_after,
         )

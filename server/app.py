@@ -32,6 +32,7 @@ from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from server.services import Graph, Services
 from server.settings import Settings
+from server.workers import HEALTH_CHECK_SECONDS
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -109,9 +110,11 @@ def create_app(
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """How uvicorn must run this app: slow clients cut off, connections bounded."""
+    """How uvicorn must run this app: slow clients cut off, connections bounded, and
+    under several workers, a worker slow to start not taken for a hung one."""
     return {
         "http": BoundedHttpProtocol,
         "timeout_keep_alive": settings.keep_alive_timeout_seconds,
         "limit_concurrency": settings.max_connections,
+        "timeout_worker_healthcheck": HEALTH_CHECK_SECONDS,
     }

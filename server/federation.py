@@ -38,6 +38,7 @@ from schema.scalars import Instant
 from schema.source import ActivitySessionKey
 from server.providers.errors import ProviderError
 from server.runtimes import ConnectionRuntime
+from server.store.availability import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +49,15 @@ V = TypeVar("V")
 def unavailable(runtime: ConnectionRuntime, error: Exception) -> UpstreamUnavailable:
     """UPSTREAM_UNAVAILABLE naming the provider and the connection (and, when the provider
     or its open circuit says when to try again, `retryAfter`), for the client; the
-    connection and the cause, for the operator's log. A failure that is not a provider
-    error is a bug, logged with its traceback."""
+    connection and the cause, for the operator's log. An indexed connection whose index
+    the store could not read is unavailable the same way (the live connections answer
+    meanwhile); the store's outage is logged once, where it is seen, not per request. A
+    failure that is neither is a bug, logged with its traceback."""
     connection, provider = runtime.connection.public_id, runtime.provider
     retry_after = getattr(error, "retry_after", None)
-    if isinstance(error, ProviderError):
+    if isinstance(error, StoreUnavailable):
+        pass
+    elif isinstance(error, ProviderError):
         log.warning(
             "provider call failed: connection=%s provider=%s status=%s cause=%s",
             connection,
@@ -126,8 +131,11 @@ class Federation:
                     listed = await runtime.adapter.list_participants(
                         position=place.get(connection), limit=first - len(items)
                     )
-                except ClientError:
-                    raise  # a cursor the adapter refuses: the client's mistake, not an outage
+                except ClientError as error:
+                    if not isinstance(error, StoreUnavailable):
+                        raise  # a cursor the adapter refuses: the client's mistake
+                    failures.append(unavailable(runtime, error))
+                    break
                 except Exception as error:
                     failures.append(unavailable(runtime, error))
                     break  # it keeps its place; the page fills from the next connections

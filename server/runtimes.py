@@ -5,10 +5,14 @@ credential) and kept: its adapter over a `ProviderHttp` with the connection's au
 headers, deadline and retry policy, its outbound budget, its circuit breaker and the
 adapter's own short-lived caches. A warm request reads no store and decrypts nothing.
 
-Runtimes are dropped when the store says connections changed (`invalidate`, called by
-this process after a change it made, and by the store watcher when another process made
-one); a rebuilt business reuses the runtime of every connection whose settings did not
-change, so its breaker and caches survive.
+At most `BUSINESS_API_BUSINESS_CACHE_ENTRIES` businesses are kept, the least recently
+used going first with everything of their connections (runtime, budget, breaker), so a
+process's memory is bounded however many businesses it serves. A business is rebuilt on
+its next request when the store's change log names it (its connections added, changed
+or removed, one of them synced): by this process after a change it made, and by the
+store watcher when another process made one. A rebuilt business reuses the runtime of
+every connection whose settings did not change, so its breaker and caches survive; a
+connection gone from it leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from cachetools import LRUCache
 from purgatory import AsyncCircuitBreakerFactory
 
 from schema.records import (
@@ -32,7 +37,7 @@ from schema.records import (
 from schema.source import BusinessRecord, ConnectionRecord
 from server.limits.outbound import OutboundBudget, Storage
 from server.providers.base import Listed, ProviderAdapter
-from server.providers.breaker import Breaker
+from server.providers.breaker import Breaker, breakers_kept, forget_breaker
 from server.providers.errors import ProviderError
 from server.providers.http import ProviderHttp, Transport, UpstreamLimits
 from server.providers.indexed import IndexedAdapter
@@ -43,6 +48,9 @@ from server.store.repository import ConnectionConfig, Store
 log = logging.getLogger(__name__)
 
 CRAWLER_ATTEMPTS = 6
+# Outbound budgets kept per business kept: a budget is a connection's, and the sync worker
+# also makes them for connections of businesses no request has asked for lately.
+BUDGETS_PER_BUSINESS = 4
 
 
 class Misconfigured:
@@ -100,6 +108,25 @@ class ConnectionRuntime:
         return self.connection.mode == "indexed"
 
 
+@dataclass
+class _Business:
+    runtimes: list[ConnectionRuntime]
+    current: bool = True  # False once the store said it changed: rebuilt on next use
+
+
+class _Kept(LRUCache[int, _Business]):
+    """The businesses kept, by id; tells its owner which one it evicts."""
+
+    def __init__(self, maxsize: int, evicted: Callable[[_Business], None]) -> None:
+        super().__init__(maxsize)
+        self._evicted = evicted
+
+    def popitem(self) -> tuple[int, _Business]:
+        business_id, business = super().popitem()
+        self._evicted(business)
+        return business_id, business
+
+
 class Runtimes:
     def __init__(
         self,
@@ -110,6 +137,8 @@ class Runtimes:
         limits: UpstreamLimits,
         budgets: Storage,
         breakers: AsyncCircuitBreakerFactory,
+        *,
+        max_businesses: int,
     ) -> None:
         self._store = store
         self._index = index
@@ -118,43 +147,89 @@ class Runtimes:
         self._limits = limits
         self._budgets = budgets
         self._breakers = breakers
-        self._by_business: dict[str, list[ConnectionRuntime]] = {}
-        self._by_connection: dict[str, ConnectionRuntime] = {}
-        self._loading: dict[str, asyncio.Task[list[ConnectionRuntime]]] = {}
-        self._budget_of: dict[str, OutboundBudget] = {}
+        self._businesses = _Kept(max_businesses, self._evicted)
+        self._owner: dict[int, int] = {}  # connection id -> business id, of those kept
+        self._loading: dict[int, asyncio.Task[list[ConnectionRuntime]]] = {}
+        self._budget_of: LRUCache[str, OutboundBudget] = LRUCache(
+            max_businesses * BUDGETS_PER_BUSINESS
+        )
+        # Moves with every change applied: a business loaded across one is not current.
+        self._generation = 0
 
     async def of(self, business: BusinessRecord) -> list[ConnectionRuntime]:
         """The business's runtimes in connection order (built on first use)."""
-        found = self._by_business.get(business.public_id)
-        if found is not None:
-            return found
+        kept = self._businesses.get(business.id)
+        if kept is not None and kept.current:
+            return kept.runtimes
         # Concurrent first requests share one load.
-        task = self._loading.get(business.public_id)
+        task = self._loading.get(business.id)
         if task is None:
-            task = asyncio.ensure_future(self._load(business.public_id))
-            self._loading[business.public_id] = task
-            task.add_done_callback(lambda _: self._loading.pop(business.public_id, None))
+            task = asyncio.ensure_future(self._load(business.id))
+            self._loading[business.id] = task
+            task.add_done_callback(lambda _: self._loading.pop(business.id, None))
         return await asyncio.shield(task)
 
-    def connection(self, public_id: str) -> ConnectionRuntime | None:
-        """A connection's runtime, if its business was loaded."""
-        return self._by_connection.get(public_id)
+    def sizes(self) -> dict[str, int]:
+        """How many of each thing kept per tenant this process holds (for tests and
+        operators): businesses, connections, outbound budgets, circuit breakers."""
+        return {
+            "businesses": len(self._businesses),
+            "connections": len(self._owner),
+            "budgets": len(self._budget_of),
+            "breakers": breakers_kept(self._breakers),
+        }
+
+    def business_changed(self, business_id: int) -> None:
+        """Its connections changed: rebuild it on its next request."""
+        self._generation += 1
+        kept = self._businesses.get(business_id)
+        if kept is not None:
+            kept.current = False
+
+    def connection_synced(self, connection_id: int) -> None:
+        """Its sync caught up: its business is rebuilt on its next request, with the
+        connection's new freshness (and every runtime reused)."""
+        business_id = self._owner.get(connection_id)
+        if business_id is not None:
+            self.business_changed(business_id)
 
     def invalidate(self) -> None:
-        """Connections changed: reload each business on its next request."""
-        self._by_business.clear()
+        """Anything may have changed: rebuild each business on its next request."""
+        self._generation += 1
+        for business_id in list(self._businesses):
+            self._businesses[business_id].current = False
 
-    async def _load(self, business_public_id: str) -> list[ConnectionRuntime]:
-        configs = await self._store.connection_configs(business_public_id=business_public_id)
-        runtimes = [self._runtime(config) for config in configs]
+    async def _load(self, business_id: int) -> list[ConnectionRuntime]:
+        generation = self._generation
+        configs = await self._store.connection_configs(business_id)
+        kept = self._businesses.get(business_id)
+        before = {r.connection.public_id: r for r in kept.runtimes} if kept else {}
+        runtimes = [
+            self._runtime(config, before.pop(config.connection.public_id, None))
+            for config in configs
+        ]
+        for gone in before.values():
+            self._forget(gone)
         for runtime in runtimes:
-            self._by_connection[runtime.connection.public_id] = runtime
-        self._by_business[business_public_id] = runtimes
+            self._owner[runtime.connection.id] = business_id
+        self._businesses[business_id] = _Business(runtimes, generation == self._generation)
         return runtimes
 
-    def _runtime(self, config: ConnectionConfig) -> ConnectionRuntime:
+    def _evicted(self, business: _Business) -> None:
+        for runtime in business.runtimes:
+            self._forget(runtime)
+
+    def _forget(self, runtime: ConnectionRuntime) -> None:
+        """A connection removed, or its business no longer kept: nothing of it stays."""
+        connection = runtime.connection
+        self._owner.pop(connection.id, None)
+        self._budget_of.pop(connection.public_id, None)
+        forget_breaker(self._breakers, connection.public_id, connection.provider)
+
+    def _runtime(
+        self, config: ConnectionConfig, kept: ConnectionRuntime | None
+    ) -> ConnectionRuntime:
         connection = config.connection
-        kept = self._by_connection.get(connection.public_id)
         if kept is not None and kept.fingerprint == config.fingerprint:
             kept.synced_at = config.synced_at
             return kept

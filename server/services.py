@@ -31,11 +31,12 @@ from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from server.runtimes import Runtimes
 from server.settings import Settings
+from server.store.availability import Outage, bounded_waits
 from server.store.crypto import CredentialCipher
 from server.store.database import create_engine, session_factory
 from server.store.index import IndexStore
 from server.store.repository import Store
-from server.store_watch import StoreWatcher
+from server.store_watch import CachedState, StoreWatcher
 from server.sync import SyncWorker
 
 
@@ -97,6 +98,7 @@ def policy_reference(policy: Policy, slices: SchemaSlices) -> Reference:
 class Services:
     settings: Settings
     engine: AsyncEngine
+    outage: Outage
     store: Store
     upstream: Transport
     index: IndexStore
@@ -108,6 +110,7 @@ class Services:
     cursors: CursorCodec
     key_use: KeyUseRecorder
     keys: KeyCache
+    cached: CachedState
     watcher: StoreWatcher
     sync: SyncWorker
     reference_html: str
@@ -127,14 +130,14 @@ class Services:
         graph = graph or load_graph(settings.policy_path)
         policy = graph.policy
         executor = build_executor(settings, graph)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, **bounded_waits(settings.database_url))
+        outage = Outage()
+        sessions = session_factory(engine, outage)
         secret = str(settings.secret_key)
         specs = tuple(providers)
-        store = Store(
-            session_factory(engine), CredentialCipher(secret), providers=[s.name for s in specs]
-        )
+        store = Store(sessions, CredentialCipher(secret), providers=[s.name for s in specs])
         transport: Transport = Http1Transport()
-        index = IndexStore(session_factory(engine))
+        index = IndexStore(sessions)
         runtimes = Runtimes(
             store,
             index,
@@ -143,18 +146,15 @@ class Services:
             UpstreamLimits.from_settings(settings),
             budget_storage(settings.redis_url),
             breaker_factory(settings.breaker_failures, settings.breaker_cooldown_seconds),
+            max_businesses=settings.business_cache_entries,
         )
-        keys = KeyCache()
-
-        def changed() -> None:
-            """Something servers cache changed in the store: start those caches afresh."""
-            runtimes.invalidate()
-            keys.clear()
-
-        store.on_change(changed)  # at once for what this process changes
+        keys = KeyCache(settings.key_cache_entries)
+        cached = CachedState(keys, runtimes)
+        store.on_change(cached.apply)  # at once for what this process changes
         return cls(
             settings=settings,
             engine=engine,
+            outage=outage,
             store=store,
             upstream=transport,
             index=index,
@@ -166,7 +166,8 @@ class Services:
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
             keys=keys,
-            watcher=StoreWatcher(store, settings.store_poll_seconds, [changed]),
+            cached=cached,
+            watcher=StoreWatcher(store, settings.store_poll_seconds, cached),
             sync=SyncWorker(
                 store,
                 index,

@@ -24,6 +24,7 @@ from server.services import load_graph
 from server.settings import Settings, SettingsError
 from server.store.database import create_engine, migrate
 from server.store.readiness import check_store
+from server.workers import run_workers
 
 # The collector's first generation is collected after this many new container objects.
 # A request writes some 20,000 (dicts, lists, the graph's objects), nearly all freed by
@@ -100,4 +101,8 @@ def serve(
         )
     load_graph(settings.policy_path)  # a defect stops the command, not each worker in turn
     with shared_metrics(workers):  # before the workers start: they inherit the variable
-        uvicorn.run("server.serving:app_from_environ", factory=True, workers=workers, **options)
+        run_workers(
+            uvicorn.Config(
+                "server.serving:app_from_environ", factory=True, workers=workers, **options
+            )
+        )

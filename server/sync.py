@@ -195,7 +195,7 @@ class SyncWorker:
             await self._index.finished(record.id, datetime.now(UTC), message)
             return Outcome(record.public_id, record.provider, False, error=message)
         await self._index.finished(record.id, datetime.now(UTC), None)
-        self._runtimes.invalidate()  # this process's queries see the new freshness at once
+        self._runtimes.connection_synced(record.id)  # its new freshness, here at once
         return Outcome(record.public_id, record.provider, True)
 
     async def run_every(self, interval_seconds: float, *, first_after: float = 0.0) -> None:

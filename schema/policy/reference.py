@@ -68,6 +68,9 @@ ERROR_MEANINGS: dict[str, str] = {
     "`extensions.cost` is its price, `extensions.limit` the limit. Nothing runs; ask for "
     "smaller pages or fewer fields.",
     "TIMEOUT": "The operation ran past the time limit and was cancelled.",
+    "SERVICE_UNAVAILABLE": "The server could not reach what it depends on (its store) for "
+    "a moment; nothing is wrong with the request. HTTP 503: wait `Retry-After` seconds (also "
+    "in `extensions.retryAfter`), then retry.",
     "INTERNAL_SERVER_ERROR": "A fault on our side. The message never carries details.",
 }
 

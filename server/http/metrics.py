@@ -25,6 +25,7 @@ from server.http.responses import JSON, error_response
 from server.limits.rate import Bucket
 from server.observability.metrics import IndexedSince, exposition
 from server.services import Services
+from server.store.availability import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ async def _refused(request: Request, services: Services) -> Response:
 async def _indexed(services: Services) -> list[IndexedSince] | None:
     try:
         rows = await services.index.indexed_since()
+    except StoreUnavailable:
+        return None  # the outage is logged once, by the store
     except (SQLAlchemyError, OSError) as error:
         # The metrics matter most when something is down: answer without the sync lag.
         log.warning("metrics without sync lag: the store did not answer (%s)", type(error).__name__)

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse as _StarletteJSONResponse
 
-from schema.errors import ErrorCode
+from schema.errors import ErrorCode, ServiceUnavailable
 from schema.execution import OperationResult
 from server.observability.requests import current
 
@@ -115,6 +115,18 @@ def unauthenticated(media_type: str = JSON) -> JSONResponse:
     )
 
 
+def service_unavailable(error: ServiceUnavailable, media_type: str = JSON) -> JSONResponse:
+    """503: a dependency did not answer; the client may retry after `Retry-After`."""
+    return error_response(
+        503,
+        error.message,
+        ErrorCode.SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(error.retry_after)},
+        media_type=media_type,
+        retryAfter=error.retry_after,
+    )
+
+
 def not_acceptable() -> JSONResponse:
     """The spec's recommended answer when `Accept` allows no type the server speaks."""
     return error_response(
@@ -165,12 +177,22 @@ def _quotable(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def graphql_response(result: OperationResult, media_type: str) -> JSONResponse:
+    """The result as the client reads it. One that a dependency cut short (an error with
+    SERVICE_UNAVAILABLE: the store did not answer while it ran) is a 503 with
+    `Retry-After` whatever the media type: what data it holds is partial, and the same
+    request may succeed once retried."""
     body = result.body()
+    headers = {"Vary": _VARY}
+    status = _status(result, media_type)
+    if any(_code(error) == ErrorCode.SERVICE_UNAVAILABLE.value for error in result.errors):
+        status = 503
+        headers["Retry-After"] = str(ServiceUnavailable.retry_after)
     if "errors" in body:
         body["errors"] = _quotable(body["errors"])
     return JSONResponse(
-        body,
-        status_code=_status(result, media_type),
-        headers={"Vary": _VARY},
-        media_type=_with_charset(media_type),
+        body, status_code=status, headers=headers, media_type=_with_charset(media_type)
     )
+
+
+def _code(error: dict[str, Any]) -> Any:
+    return error.get("extensions", {}).get("code")

@@ -18,6 +18,7 @@ key, a secret, a participant or anything a client chose; a business's handle onl
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -273,6 +274,12 @@ def upstream_metrics(provider: str) -> UpstreamMetrics:
 
 def circuit_changed(connection: str, provider: str, *, opened: bool) -> None:
     CIRCUIT_OPEN.labels(connection, provider).set(1 if opened else 0)
+
+
+def circuit_forgotten(connection: str, provider: str) -> None:
+    """The connection's series goes with it (removed, or its business no longer kept)."""
+    with contextlib.suppress(KeyError):
+        CIRCUIT_OPEN.remove(connection, provider)
 
 
 @dataclass(frozen=True)

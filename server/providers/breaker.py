@@ -17,8 +17,9 @@ from contextlib import asynccontextmanager
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain import model as purgatory_model
 from purgatory.domain.model import OpenedState
+from purgatory.service._async.repository import AsyncInMemoryRepository
 
-from server.observability.metrics import circuit_changed
+from server.observability.metrics import circuit_changed, circuit_forgotten
 from server.providers.errors import ProviderError, ProviderNotFound, ProviderUnavailable
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,25 @@ def breaker_factory(threshold: int, cooldown_seconds: float) -> AsyncCircuitBrea
         default_ttl=cooldown_seconds,
         exclude=[ProviderNotFound, asyncio.CancelledError],
     )
+
+
+def _kept(factory: AsyncCircuitBreakerFactory) -> dict[str, object]:
+    """The breakers the factory holds, by name (purgatory keeps them in memory, in a
+    repository it never prunes)."""
+    repository = factory.uow.contexts
+    assert isinstance(repository, AsyncInMemoryRepository), "breakers live in this process"
+    return repository.breakers  # type: ignore[return-value]
+
+
+def forget_breaker(factory: AsyncCircuitBreakerFactory, connection: str, provider: str) -> None:
+    """The connection is gone (or no longer kept): its breaker and its gauge go too; a
+    later call starts it afresh, closed."""
+    _kept(factory).pop(connection, None)
+    circuit_forgotten(connection, provider)
+
+
+def breakers_kept(factory: AsyncCircuitBreakerFactory) -> int:
+    return len(_kept(factory))
 
 
 class Breaker:

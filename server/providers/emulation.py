@@ -28,6 +28,11 @@ from starlette.routing import Route
 Json = Any
 
 
+# Requests an emulator remembers the times of, for `round_trips` (a test makes hundreds);
+# the older half goes past this, so that an emulator serving a soak keeps bounded memory.
+SERVED_KEPT = 10_000
+
+
 class EmulatorError(Exception):
     """A failure answered with the provider's error body."""
 
@@ -123,6 +128,7 @@ class Emulator:
         self.rate_limit = rate_limit
         self.requests: collections.Counter[str] = collections.Counter()
         # When each request was served (monotonic start and end): what ran concurrently.
+        # The latest `SERVED_KEPT` only: the demo's emulators serve for days.
         self.served: list[tuple[str, float, float]] = []
         self.into_full_window = 0  # requests that arrived while the window was already full
         self._authenticate = authenticate
@@ -159,6 +165,8 @@ class Emulator:
                 return await answer(request)
             finally:
                 self.served.append((endpoint.name, started, time.monotonic()))
+                if len(self.served) > SERVED_KEPT:
+                    del self.served[: len(self.served) - SERVED_KEPT // 2]
 
         async def answer(request: Request) -> Response:
             headers: dict[str, str] = {}

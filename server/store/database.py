@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from server.store.availability import OUTAGE, Outage, StoreSession
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -76,6 +78,14 @@ async def migrate(engine: AsyncEngine) -> None:
         await connection.run_sync(_upgrade)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose objects stay readable after commit (rows are copied out anyway)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, outage: Outage | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (rows are copied out anyway),
+    and whose failures to reach the store are `StoreUnavailable` (told to `outage`)."""
+    return async_sessionmaker(
+        engine,
+        class_=StoreSession,
+        expire_on_commit=False,
+        info={OUTAGE: outage} if outage is not None else None,
+    )

@@ -25,12 +25,13 @@ from schema.records import (
 )
 from schema.scalars import Instant
 
+from . import changes as change_log
+from .changes import Change
 from .models import (
     IndexedParticipant,
     IndexedRegistration,
     IndexedSession,
     ProviderConnection,
-    StoreRevision,
     SyncState,
 )
 
@@ -356,8 +357,9 @@ class IndexStore:
             )
 
     async def finished(self, connection_id: int, now: datetime, error: str | None) -> None:
-        """A crawl ended: caught up (`error` None) or stopped by a failure. Either moves the
-        store revision, so every server reloads the connection's freshness and status."""
+        """A crawl ended: caught up (`error` None) or stopped by a failure. Catching up is
+        logged as a change of this connection alone, so every server reloads its freshness
+        (`lastSyncedAt`) and nothing else it caches; a failure changes nothing they cache."""
         values: dict[str, Any] = (
             {"last_completed_at": now, "last_error": None, "last_error_at": None}
             if error is None
@@ -367,7 +369,8 @@ class IndexStore:
             await session.execute(
                 update(SyncState).where(SyncState.connection_id == connection_id).values(**values)
             )
-            await session.execute(update(StoreRevision).values(revision=StoreRevision.revision + 1))
+            if error is None:
+                await change_log.record(session, [Change.synced(connection_id)])
 
 
 def _dialect(session: AsyncSession) -> str:

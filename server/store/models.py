@@ -140,14 +140,26 @@ class ProviderConnection(Base):
 
 class StoreRevision(Base):
     """One row whose number goes up with every change that running servers cache (a
-    connection added, changed or removed, a key minted or revoked, a limit changed), so
-    each server can notice another process's change with one cheap query in the
-    background instead of a query per request."""
+    connection added, changed or removed, a key revoked, a limit changed, a sync ended),
+    so each server can notice another process's change with one cheap query in the
+    background instead of a query per request. Its row lock orders the change log."""
 
     __tablename__ = "store_revision"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer)
+
+
+class StoreChange(Base):
+    """What one revision changed, one row per thing (`server/store/changes.py`): a server
+    reads the rows after the revision it last saw and drops only what they name."""
+
+    __tablename__ = "store_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(64))
 
 
 # The index of `indexed` connections: what their crawlers found, in the graph's own
@@ -159,7 +171,11 @@ class IndexedParticipant(Base):
     comes after every one found before."""
 
     __tablename__ = "index_participants"
-    __table_args__ = (UniqueConstraint("connection_id", "provider_id"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "provider_id"),
+        # A page is `connection_id = ? AND id > ? ORDER BY id`: read within the connection.
+        Index("ix_index_participants_keyset", "connection_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     connection_id: Mapped[int] = mapped_column(
@@ -173,6 +189,8 @@ class IndexedParticipant(Base):
 
 class IndexedSession(Base):
     __tablename__ = "index_sessions"
+    # What a crawler re-checks: the connection's sessions starting in a window.
+    __table_args__ = (Index("ix_index_sessions_starts", "connection_id", "starts_at"),)
 
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("provider_connections.id", ondelete="CASCADE"), primary_key=True

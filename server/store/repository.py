@@ -1,8 +1,8 @@
 """Data access for the server and the admin CLI.
 
 Every method opens its own short session and returns frozen records, so callers never
-hold ORM objects. Every change that running servers cache also moves the store revision
-forward, in the same transaction.
+hold ORM objects. Every change that running servers cache is also written to the change
+log (`changes.py`) in the same transaction, naming what changed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
 
+from . import changes
+from .changes import Change
 from .crypto import CredentialCipher, CredentialDecryptError
 from .keys import DUMMY_HASH, hash_secret, mint_key, parse_key, secret_matches
 from .models import (
@@ -25,7 +27,6 @@ from .models import (
     ApiKey,
     Business,
     ProviderConnection,
-    StoreRevision,
     SyncState,
     UTCDateTime,
 )
@@ -79,27 +80,36 @@ class Store:
         self._sessions = sessions
         self._cipher = cipher
         self._providers = providers
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[Sequence[Change]], None]] = []
 
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call `listener` after every committed change that moves the revision: what this
-        process caches from the store starts afresh at once (other processes notice the
-        revision within their poll time)."""
+    def on_change(self, listener: Callable[[Sequence[Change]], None]) -> None:
+        """Call `listener` with what changed after every committed change this process
+        makes, so that what it caches of those things goes at once (other processes read
+        the change log within their poll time)."""
         self._listeners.append(listener)
 
-    async def _bump(self, session: AsyncSession) -> None:
-        await session.execute(update(StoreRevision).values(revision=StoreRevision.revision + 1))
+    async def _changed(self, session: AsyncSession, *made: Change) -> None:
+        """Log `made` in the session's transaction; tell the listeners once it commits."""
+        await changes.record(session, made)
         if self._listeners:
-            event.listen(session.sync_session, "after_commit", self._notify, once=True)
+            event.listen(
+                session.sync_session, "after_commit", lambda _: self._notify(made), once=True
+            )
 
-    def _notify(self, _: object) -> None:
+    def _notify(self, made: Sequence[Change]) -> None:
         for listener in self._listeners:
-            listener()
+            listener(made)
 
     async def revision(self) -> int:
-        """How many cached-state changes the store has seen; cheap, for a watcher."""
+        """The newest revision of the change log; cheap, for a watcher's first look."""
         async with self._sessions() as session:
-            return int(await session.scalar(select(StoreRevision.revision)) or 0)
+            return await changes.current_revision(session)
+
+    async def changes_since(self, seen: int) -> tuple[int, list[Change] | None]:
+        """(the newest revision, what changed after revision `seen`); None instead of the
+        changes when they can no longer all be told (see `changes.since`)."""
+        async with self._sessions() as session:
+            return await changes.since(session, seen)
 
     # Businesses
 
@@ -169,7 +179,7 @@ class Store:
             if business is None:
                 raise BusinessNotFound(f"no business with id {business_id}")
             business.rate_limit_per_minute = per_minute
-            await self._bump(session)
+            await self._changed(session, Change.business(business_id))
             return business_record(business)
 
     async def _require_business(self, business_id: int) -> None:
@@ -204,8 +214,7 @@ class Store:
                         scopes=list(scopes),
                         expires_at=expires_at,
                     )
-                    session.add(key)
-                    await self._bump(session)
+                    session.add(key)  # nothing to log: no server has a key before it exists
                     await session.flush()
                     return key_record(key), minted.full
             except IntegrityError:
@@ -259,7 +268,7 @@ class Store:
                 raise KeyNotFound(f"no API key with id {key_id!r}")
             if key.revoked_at is None:
                 key.revoked_at = now
-                await self._bump(session)
+                await self._changed(session, Change.key(key_id))
                 await session.flush()
             return key_record(key)
 
@@ -324,7 +333,7 @@ class Store:
                         position=(last + 1) if last is not None else 0,
                     )
                     session.add(connection)
-                    await self._bump(session)
+                    await self._changed(session, Change.connections(business_id))
                     await session.flush()
                     return connection_record(connection)
             except IntegrityError:
@@ -420,15 +429,17 @@ class Store:
             for name, value in values.items():
                 setattr(row, name, value)
             if values:
-                await self._bump(session)
+                await self._changed(session, Change.connections(row.business_id))
             await session.flush()
             return connection_record(row)
 
     async def remove_connection(self, public_id: str) -> None:
         async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                delete(ProviderConnection).where(ProviderConnection.public_id == public_id)
+            business_id = await session.scalar(
+                delete(ProviderConnection)
+                .where(ProviderConnection.public_id == public_id)
+                .returning(ProviderConnection.business_id)
             )
-            if getattr(result, "rowcount", 0) == 0:
+            if business_id is None:
                 raise ConnectionNotFound(f"no connection with id {public_id!r}")
-            await self._bump(session)
+            await self._changed(session, Change.connections(business_id))

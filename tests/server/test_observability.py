@@ -15,6 +15,7 @@ import structlog
 
 from schema.errors import ErrorCode
 from server.observability.logs import log_config
+from server.store.database import create_engine, session_factory
 from tests.server.conftest import World, credential_of
 
 EXAMPLE = """{ activeBusiness { participants(first: 5) { nodes { id name email
@@ -230,6 +231,14 @@ async def _every_error_code(world: World, monkeypatch: pytest.MonkeyPatch) -> se
     with monkeypatch.context() as patched:
         patched.setattr(world.services.executor, "run_for_key", defect)
         answers.append(await world.query("{ activeBusiness { id } }"))
+
+    # The store stops answering (a file that cannot be opened) for a key not yet verified.
+    unreachable = create_engine(f"sqlite+aiosqlite:///{world.services.settings.policy_path}/x")
+    with monkeypatch.context() as patched:
+        sessions = session_factory(unreachable, world.services.outage)
+        patched.setattr(world.services.store, "_sessions", sessions)
+        answers.append(await world.query("{ activeBusiness { id } }", key="tremble-no-email"))
+    await unreachable.dispose()
 
     codes = set()
     for answered in answers:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.store.changes import Change
 from server.store.crypto import CredentialCipher
 from server.store.database import session_factory
 from server.store.models import ProviderConnection
@@ -174,7 +175,7 @@ async def test_an_updated_connection_keeps_its_id_and_position(store: Store) -> 
         await store.update_connection("conn_missing", base_url="http://x")
 
 
-async def test_every_change_servers_cache_moves_the_revision(store: Store) -> None:
+async def test_every_change_servers_cache_is_logged_naming_what_changed(store: Store) -> None:
     from datetime import UTC, datetime
 
     start = await store.revision()
@@ -184,7 +185,18 @@ async def test_every_change_servers_cache_moves_the_revision(store: Store) -> No
     await store.revoke_api_key(key.key_id, now=datetime.now(UTC))
     await store.set_rate_limit(business.id, 10)
     await store.remove_connection(connection.public_id)
-    assert await store.revision() == start + 5
+
+    # A new business or key is nothing a server can have cached: not logged.
+    assert await store.changes_since(start) == (
+        start + 4,
+        [
+            Change.connections(business.id),
+            Change.key(key.key_id),
+            Change.business(business.id),
+            Change.connections(business.id),
+        ],
+    )
+    assert await store.changes_since(start + 4) == (start + 4, [])
 
 
 async def test_a_business_is_found_by_its_public_id_and_by_its_connection(store: Store) -> None:
