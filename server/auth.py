@@ -30,7 +30,7 @@ Authenticated = tuple[BusinessRecord, ApiKeyRecord]
 class KeyCache:
     """Keys already verified, by the key presented, so that a warm request reads nothing
     from the store. A refused key is never kept, and at most `max_entries` are (the least
-    recently used go first). An entry goes when the store's change log names its key or
+    recently used go first). An entry goes when the store's invalidation log names its key or
     its business: at once in the process that made the change, and within
     `BUSINESS_API_STORE_POLL_SECONDS` in every other (the store watcher). Expiry is
     checked on every use.

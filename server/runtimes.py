@@ -8,7 +8,7 @@ adapter's own short-lived caches. A warm request reads no store and decrypts not
 At most `BUSINESS_API_BUSINESS_CACHE_ENTRIES` businesses are kept, the least recently
 used going first with everything of their connections (runtime, budget, breaker), so a
 process's memory is bounded however many businesses it serves. A business is rebuilt on
-its next request when the store's change log names it (its connections added, changed
+its next request when the store's invalidation log names it (its connections added, changed
 or removed, one of them synced): by this process after a change it made, and by the
 store watcher when another process made one. A rebuilt business reuses the runtime of
 every connection whose settings did not change, so its breaker and caches survive; a

@@ -1,5 +1,5 @@
 """Noticing changes made by other processes (a CLI, another server) without a store query
-per request: one cheap query in the background every few seconds reads the change log
+per request: one cheap query in the background every few seconds reads the invalidation log
 after the last revision seen, and each change drops only what it names from this
 process's caches (one key, one business's keys or connections, one connection's
 freshness)."""
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from server.auth import KeyCache
 from server.runtimes import Runtimes
 from server.store.availability import StoreUnavailable
-from server.store.changes import Change, ChangeKind
+from server.store.invalidation import Invalidation, InvalidationKind
 from server.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -26,16 +26,16 @@ class CachedState:
         self._keys = keys
         self._runtimes = runtimes
 
-    def apply(self, changes: Sequence[Change]) -> None:
+    def apply(self, changes: Sequence[Invalidation]) -> None:
         for change in changes:
-            if change.kind is ChangeKind.KEY:
+            if change.kind is InvalidationKind.KEY:
                 self._keys.drop_key(change.subject)
-            elif change.kind is ChangeKind.BUSINESS:
+            elif change.kind is InvalidationKind.BUSINESS:
                 self._keys.drop_business(int(change.subject))  # keys carry their business
                 self._runtimes.business_changed(int(change.subject))
-            elif change.kind is ChangeKind.CONNECTIONS:
+            elif change.kind is InvalidationKind.CONNECTIONS:
                 self._runtimes.business_changed(int(change.subject))
-            elif change.kind is ChangeKind.SYNCED:
+            elif change.kind is InvalidationKind.SYNCED:
                 self._runtimes.connection_synced(int(change.subject))
 
     def forget_all(self) -> None:
@@ -59,7 +59,7 @@ class StoreWatcher:
             self._seen = await self._store.revision()
             self._caches.forget_all()
             return False
-        self._seen, changes = await self._store.changes_since(self._seen)
+        self._seen, changes = await self._store.invalidations_since(self._seen)
         if changes is None:
             log.warning("too many store changes since the last look: every cache starts afresh")
             self._caches.forget_all()

@@ -25,8 +25,8 @@ from schema.records import (
 )
 from schema.scalars import Instant
 
-from . import changes as change_log
-from .changes import Change
+from . import invalidation
+from .invalidation import Invalidation
 from .models import (
     IndexedParticipant,
     IndexedRegistration,
@@ -370,7 +370,7 @@ class IndexStore:
                 update(SyncState).where(SyncState.connection_id == connection_id).values(**values)
             )
             if error is None:
-                await change_log.record(session, [Change.synced(connection_id)])
+                await invalidation.record(session, [Invalidation.synced(connection_id)])
 
 
 def _dialect(session: AsyncSession) -> str:

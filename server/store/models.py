@@ -142,7 +142,7 @@ class StoreRevision(Base):
     """One row whose number goes up with every change that running servers cache (a
     connection added, changed or removed, a key revoked, a limit changed, a sync ended),
     so each server can notice another process's change with one cheap query in the
-    background instead of a query per request. Its row lock orders the change log."""
+    background instead of a query per request. Its row lock orders the invalidation log."""
 
     __tablename__ = "store_revision"
 
@@ -150,11 +150,11 @@ class StoreRevision(Base):
     revision: Mapped[int] = mapped_column(Integer)
 
 
-class StoreChange(Base):
-    """What one revision changed, one row per thing (`server/store/changes.py`): a server
+class StoreInvalidation(Base):
+    """What one revision changed, one row per thing (`server/store/invalidation.py`): a server
     reads the rows after the revision it last saw and drops only what they name."""
 
-    __tablename__ = "store_changes"
+    __tablename__ = "store_invalidations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, index=True)

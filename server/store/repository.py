@@ -2,7 +2,7 @@
 
 Every method opens its own short session and returns frozen records, so callers never
 hold ORM objects. Every change that running servers cache is also written to the change
-log (`changes.py`) in the same transaction, naming what changed.
+log (`invalidation.py`) in the same transaction, naming what changed.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
 
-from . import changes
-from .changes import Change
+from . import invalidation
 from .crypto import CredentialCipher, CredentialDecryptError
+from .invalidation import Invalidation
 from .keys import DUMMY_HASH, hash_secret, mint_key, parse_key, secret_matches
 from .models import (
     CONNECTION_MODES,
@@ -80,36 +80,36 @@ class Store:
         self._sessions = sessions
         self._cipher = cipher
         self._providers = providers
-        self._listeners: list[Callable[[Sequence[Change]], None]] = []
+        self._listeners: list[Callable[[Sequence[Invalidation]], None]] = []
 
-    def on_change(self, listener: Callable[[Sequence[Change]], None]) -> None:
+    def on_change(self, listener: Callable[[Sequence[Invalidation]], None]) -> None:
         """Call `listener` with what changed after every committed change this process
         makes, so that what it caches of those things goes at once (other processes read
-        the change log within their poll time)."""
+        the invalidation log within their poll time)."""
         self._listeners.append(listener)
 
-    async def _changed(self, session: AsyncSession, *made: Change) -> None:
+    async def _changed(self, session: AsyncSession, *made: Invalidation) -> None:
         """Log `made` in the session's transaction; tell the listeners once it commits."""
-        await changes.record(session, made)
+        await invalidation.record(session, made)
         if self._listeners:
             event.listen(
                 session.sync_session, "after_commit", lambda _: self._notify(made), once=True
             )
 
-    def _notify(self, made: Sequence[Change]) -> None:
+    def _notify(self, made: Sequence[Invalidation]) -> None:
         for listener in self._listeners:
             listener(made)
 
     async def revision(self) -> int:
-        """The newest revision of the change log; cheap, for a watcher's first look."""
+        """The newest revision of the invalidation log; cheap, for a watcher's first look."""
         async with self._sessions() as session:
-            return await changes.current_revision(session)
+            return await invalidation.current_revision(session)
 
-    async def changes_since(self, seen: int) -> tuple[int, list[Change] | None]:
+    async def invalidations_since(self, seen: int) -> tuple[int, list[Invalidation] | None]:
         """(the newest revision, what changed after revision `seen`); None instead of the
-        changes when they can no longer all be told (see `changes.since`)."""
+        changes when they can no longer all be told (see `invalidation.since`)."""
         async with self._sessions() as session:
-            return await changes.since(session, seen)
+            return await invalidation.since(session, seen)
 
     # Businesses
 
@@ -179,7 +179,7 @@ class Store:
             if business is None:
                 raise BusinessNotFound(f"no business with id {business_id}")
             business.rate_limit_per_minute = per_minute
-            await self._changed(session, Change.business(business_id))
+            await self._changed(session, Invalidation.business(business_id))
             return business_record(business)
 
     async def _require_business(self, business_id: int) -> None:
@@ -268,7 +268,7 @@ class Store:
                 raise KeyNotFound(f"no API key with id {key_id!r}")
             if key.revoked_at is None:
                 key.revoked_at = now
-                await self._changed(session, Change.key(key_id))
+                await self._changed(session, Invalidation.key(key_id))
                 await session.flush()
             return key_record(key)
 
@@ -333,7 +333,7 @@ class Store:
                         position=(last + 1) if last is not None else 0,
                     )
                     session.add(connection)
-                    await self._changed(session, Change.connections(business_id))
+                    await self._changed(session, Invalidation.connections(business_id))
                     await session.flush()
                     return connection_record(connection)
             except IntegrityError:
@@ -412,7 +412,7 @@ class Store:
         account_id: str | None = None,
         credential: str | None = None,
     ) -> ConnectionRecord:
-        """Change a connection in place, keeping its id (and so every GID made from it)."""
+        """Invalidation a connection in place, keeping its id (and so every GID made from it)."""
         values: dict[str, str] = {}
         if base_url is not None:
             values["base_url"] = base_url
@@ -429,7 +429,7 @@ class Store:
             for name, value in values.items():
                 setattr(row, name, value)
             if values:
-                await self._changed(session, Change.connections(row.business_id))
+                await self._changed(session, Invalidation.connections(row.business_id))
             await session.flush()
             return connection_record(row)
 
@@ -442,4 +442,4 @@ class Store:
             )
             if business_id is None:
                 raise ConnectionNotFound(f"no connection with id {public_id!r}")
-            await self._changed(session, Change.connections(business_id))
+            await self._changed(session, Invalidation.connections(business_id))

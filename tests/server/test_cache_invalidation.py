@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from server.store.changes import Change
 from server.store.crypto import CredentialCipher
 from server.store.database import create_engine, session_factory
 from server.store.index import IndexStore
+from server.store.invalidation import Invalidation
 from server.store.repository import Store
 from tests.server.conftest import ALL_SCOPES, World
 
@@ -168,7 +168,7 @@ async def test_what_was_read_before_a_change_applied_meanwhile_is_not_kept(
 
     async def answered_then_changed(*args: Any, **kwargs: Any) -> Any:
         found = await authenticate(*args, **kwargs)
-        world.services.cached.apply([Change.business(tremble)])
+        world.services.cached.apply([Invalidation.business(tremble)])
         return found
 
     monkeypatch.setattr(store, "authenticate", answered_then_changed)

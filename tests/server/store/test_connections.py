@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.store.changes import Change
 from server.store.crypto import CredentialCipher
 from server.store.database import session_factory
+from server.store.invalidation import Invalidation
 from server.store.models import ProviderConnection
 from server.store.repository import (
     BusinessNotFound,
@@ -187,16 +187,16 @@ async def test_every_change_servers_cache_is_logged_naming_what_changed(store: S
     await store.remove_connection(connection.public_id)
 
     # A new business or key is nothing a server can have cached: not logged.
-    assert await store.changes_since(start) == (
+    assert await store.invalidations_since(start) == (
         start + 4,
         [
-            Change.connections(business.id),
-            Change.key(key.key_id),
-            Change.business(business.id),
-            Change.connections(business.id),
+            Invalidation.connections(business.id),
+            Invalidation.key(key.key_id),
+            Invalidation.business(business.id),
+            Invalidation.connections(business.id),
         ],
     )
-    assert await store.changes_since(start + 4) == (start + 4, [])
+    assert await store.invalidations_since(start + 4) == (start + 4, [])
 
 
 async def test_a_business_is_found_by_its_public_id_and_by_its_connection(store: Store) -> None:

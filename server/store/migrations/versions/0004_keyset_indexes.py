@@ -5,7 +5,7 @@ connection's.
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2027-01-10
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations

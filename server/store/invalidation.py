@@ -1,5 +1,6 @@
-"""The store's change log: what changed that running servers may have cached, so each
-server drops only that (one key, one business) instead of every cache it has.
+"""The invalidation log: what changed in the store that running servers may have cached,
+so each server drops only that (one key, one business) instead of every cache it has.
+(Not to be confused with the change events of providers' records: `server/changes/`.)
 
 Every change moves the store revision forward by one and writes, in the same
 transaction, one row per thing it changed, numbered by that revision. Moving the
@@ -19,13 +20,13 @@ from enum import StrEnum
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import StoreChange, StoreRevision
+from .models import StoreInvalidation, StoreRevision
 
 KEPT_REVISIONS = 10_000  # hours of changes at any plausible rate; pruned beyond
 READ_AT_ONCE = 1_000  # more changes than this since a server's last look: it drops everything
 
 
-class ChangeKind(StrEnum):
+class InvalidationKind(StrEnum):
     """What changed; the subject names which one (by the store's own ids)."""
 
     KEY = "key"  # an API key revoked or changed: its key id
@@ -35,28 +36,28 @@ class ChangeKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class Change:
-    kind: ChangeKind
+class Invalidation:
+    kind: InvalidationKind
     subject: str
 
     @classmethod
-    def key(cls, key_id: str) -> Change:
-        return cls(ChangeKind.KEY, key_id)
+    def key(cls, key_id: str) -> Invalidation:
+        return cls(InvalidationKind.KEY, key_id)
 
     @classmethod
-    def business(cls, business_id: int) -> Change:
-        return cls(ChangeKind.BUSINESS, str(business_id))
+    def business(cls, business_id: int) -> Invalidation:
+        return cls(InvalidationKind.BUSINESS, str(business_id))
 
     @classmethod
-    def connections(cls, business_id: int) -> Change:
-        return cls(ChangeKind.CONNECTIONS, str(business_id))
+    def connections(cls, business_id: int) -> Invalidation:
+        return cls(InvalidationKind.CONNECTIONS, str(business_id))
 
     @classmethod
-    def synced(cls, connection_id: int) -> Change:
-        return cls(ChangeKind.SYNCED, str(connection_id))
+    def synced(cls, connection_id: int) -> Invalidation:
+        return cls(InvalidationKind.SYNCED, str(connection_id))
 
 
-async def record(session: AsyncSession, changes: Sequence[Change]) -> int:
+async def record(session: AsyncSession, changes: Sequence[Invalidation]) -> int:
     """Log `changes` in the session's transaction under the next revision, which it
     returns. Call once per transaction (the revision's row stays locked until its end)."""
     revision = int(
@@ -70,11 +71,11 @@ async def record(session: AsyncSession, changes: Sequence[Change]) -> int:
     )
     unique = dict.fromkeys(changes)
     await session.execute(
-        insert(StoreChange),
+        insert(StoreInvalidation),
         [{"revision": revision, "kind": c.kind.value, "subject": c.subject} for c in unique],
     )
     await session.execute(
-        delete(StoreChange).where(StoreChange.revision <= revision - KEPT_REVISIONS)
+        delete(StoreInvalidation).where(StoreInvalidation.revision <= revision - KEPT_REVISIONS)
     )
     return revision
 
@@ -83,14 +84,14 @@ async def current_revision(session: AsyncSession) -> int:
     return int(await session.scalar(select(StoreRevision.revision)) or 0)
 
 
-async def since(session: AsyncSession, seen: int) -> tuple[int, list[Change] | None]:
+async def since(session: AsyncSession, seen: int) -> tuple[int, list[Invalidation] | None]:
     """(the newest revision, the changes after `seen`), or (the newest revision, None)
     when they cannot all be told: pruned already, or more than `READ_AT_ONCE`."""
     rows = list(
         await session.execute(
-            select(StoreChange.revision, StoreChange.kind, StoreChange.subject)
-            .where(StoreChange.revision > seen)
-            .order_by(StoreChange.revision, StoreChange.id)
+            select(StoreInvalidation.revision, StoreInvalidation.kind, StoreInvalidation.subject)
+            .where(StoreInvalidation.revision > seen)
+            .order_by(StoreInvalidation.revision, StoreInvalidation.id)
             .limit(READ_AT_ONCE + 1)
         )
     )
@@ -98,4 +99,6 @@ async def since(session: AsyncSession, seen: int) -> tuple[int, list[Change] | N
         return seen, []
     if rows[0].revision != seen + 1 or len(rows) > READ_AT_ONCE:
         return await current_revision(session), None
-    return rows[-1].revision, [Change(ChangeKind(row.kind), row.subject) for row in rows]
+    return rows[-1].revision, [
+        Invalidation(InvalidationKind(row.kind), row.subject) for row in rows
+    ]
