@@ -115,6 +115,23 @@ class ConnectionRecord:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class ChangeEventRecord:
+    """One change of a participant, registration or purchase at a provider, as the change
+    log keeps it: `seq` orders a business's events without gap or tie; `fields` names the
+    graph's fields that changed (an update), `topic` is `<kind>.<created|updated|deleted>`."""
+
+    seq: int
+    topic: str
+    record_gid: str
+    participant_gid: str
+    connection: str  # the provider connection's public id
+    provider: str
+    occurred_at: datetime | None  # the provider's own time of the change, when it gives one
+    observed_at: datetime  # when the server saw it
+    fields: tuple[str, ...]
+
+
 class Directory(Protocol):
     """The store as the graph sees it: businesses, their keys and connections.
 
@@ -156,3 +173,15 @@ class Directory(Protocol):
     ) -> ConnectionRecord: ...
 
     async def disconnect_provider(self, public_id: str) -> ConnectionRecord: ...
+
+    async def changes(
+        self,
+        business: BusinessRecord,
+        *,
+        after: int,
+        first: int,
+        topics: Sequence[str] | None,
+    ) -> tuple[list[ChangeEventRecord], bool]:
+        """Up to `first` of the business's change events after sequence number `after`, in
+        order, and whether more follow."""
+        ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        retention = timedelta(days=services.settings.change_retention_days)
         background = [
             asyncio.create_task(services.key_use.run()),
             asyncio.create_task(services.watcher.run()),
+            asyncio.create_task(services.changes.trim_every(retention)),
         ]
         if background_sync:
             every = services.settings.sync_interval_seconds

@@ -592,6 +592,78 @@ async def connections_remove(connection_id: str) -> None:
     await _with_services(_settings(), work)
 
 
+@main.group(cls=StoreCommands)
+def changes() -> None:
+    """Read the change log.
+
+    What appeared, changed or went away at each business's platforms (participants,
+    registrations, purchases), numbered in order per business."""
+
+
+@changes.command("list")
+@click.option("--business", "handle", required=True, help="The business, by its handle.")
+@click.option(
+    "--after", "after", default=0, type=click.IntRange(min=0), help="Only events after this number."
+)
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    help="Only this topic (repeatable), e.g. registration.created.",
+)
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="At most this many events.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
+@_run
+async def changes_list(
+    handle: str, after: int, topics: tuple[str, ...], limit: int, as_json: bool
+) -> None:
+    """List a business's change events, oldest first.
+
+    List a business's change events, oldest first, from after --after (the SEQ of the last
+    one you read)."""
+    from server.changes.events import TOPICS
+
+    unknown = [t for t in topics if t not in TOPICS]
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown)}: the topics are {', '.join(TOPICS)}.", param_hint="--topic"
+        )
+
+    async def work(services: Any) -> None:
+        business_id = await _business_id(services, handle)
+        events, more = await services.changes.read(
+            business_id, after=after, first=limit, topics=list(topics) or None
+        )
+        rows = [
+            {
+                "seq": event.seq,
+                "topic": event.topic,
+                "record": event.record_gid,
+                "participant": event.participant_gid,
+                "connection": event.connection,
+                "provider": event.provider,
+                "fields": ",".join(event.fields),
+                "occurred": event.occurred_at.isoformat() if event.occurred_at else None,
+                "observed": event.observed_at.isoformat(),
+            }
+            for event in events
+        ]
+        if as_json:
+            _print_rows(rows, as_json)
+        else:
+            _print_rows([{**row, "occurred": row["occurred"] or "-"} for row in rows], as_json)
+        if more and not as_json:
+            _say(f"More follow: --after {events[-1].seq}.")
+
+    await _with_services(_settings(), work)
+
+
 @main.command("sync")
 @click.option("--business", "handle", default=None, help="Only this business's connections.")
 @click.option("--connection", "connection_id", default=None, help="Only this connection.")

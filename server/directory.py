@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from schema.errors import BadUserInput, NotFound
 from schema.policy import Policy
-from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
+from schema.source import ApiKeyRecord, BusinessRecord, ChangeEventRecord, ConnectionRecord
+from server.changes.log import ChangeLog
 from server.federation import Federation
 from server.providers.spec import ProviderSpec
 from server.runtimes import Runtimes
@@ -44,8 +45,10 @@ class StoreDirectory:
         specs: Sequence[ProviderSpec],
         *,
         policy: Policy,
+        changes: ChangeLog,
     ) -> None:
         self._store = store
+        self._changes = changes
         self._runtimes = runtimes
         self._specs = {spec.name: spec for spec in specs}
         self._policy = policy
@@ -131,3 +134,13 @@ class StoreDirectory:
             raise NotFound("No connection has this id.")
         await self._store.remove_connection(public_id)
         return connection
+
+    async def changes(
+        self,
+        business: BusinessRecord,
+        *,
+        after: int,
+        first: int,
+        topics: Sequence[str] | None,
+    ) -> tuple[list[ChangeEventRecord], bool]:
+        return await self._changes.read(business.id, after=after, first=first, topics=topics)

@@ -19,6 +19,7 @@ from schema.policy import Policy, SchemaSlices, load_policy
 from schema.policy.model import validate_policy
 from schema.policy.reference import Reference, build_reference, render_html
 from server.auth import KeyCache, KeyUseRecorder
+from server.changes.log import ChangeLog
 from server.directory import StoreDirectory
 from server.limits.in_process import MemoryRateLimiter
 from server.limits.in_redis import RedisRateLimiter
@@ -102,6 +103,7 @@ class Services:
     store: Store
     upstream: Transport
     index: IndexStore
+    changes: ChangeLog
     providers: tuple[ProviderSpec, ...]
     runtimes: Runtimes
     policy: Policy
@@ -138,6 +140,7 @@ class Services:
         store = Store(sessions, CredentialCipher(secret), providers=[s.name for s in specs])
         transport: Transport = Http1Transport()
         index = IndexStore(sessions)
+        changes = ChangeLog(sessions)
         runtimes = Runtimes(
             store,
             index,
@@ -158,11 +161,12 @@ class Services:
             store=store,
             upstream=transport,
             index=index,
+            changes=changes,
             providers=specs,
             runtimes=runtimes,
             policy=policy,
             executor=executor,
-            directory=StoreDirectory(store, runtimes, specs, policy=policy),
+            directory=StoreDirectory(store, runtimes, specs, policy=policy, changes=changes),
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
             keys=keys,

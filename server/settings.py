@@ -70,6 +70,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("must be a number of days") from None
+    if not value > 0:
+        raise ValueError("must be more than 0 days")
+    return value
+
+
 def _seconds_up_to(maximum: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
         value = _seconds(text)
@@ -356,6 +366,33 @@ class Settings:
         "Longest one sync pass of one connection runs; the next pass goes on from where it "
         "stopped.",
         _seconds,
+    )
+    watch_interval_seconds: float = _setting(
+        "WATCH_INTERVAL",
+        "60",
+        "Seconds between watch passes of a live connection, which read what changed since "
+        "the last one.",
+        _seconds,
+    )
+    full_pass_interval_seconds: float = _setting(
+        "FULL_PASS_INTERVAL",
+        "86400",
+        "Seconds between full passes of a connection (a whole crawl of an indexed one, a "
+        "reconciliation of a live one): they find what was removed.",
+        _seconds,
+    )
+    change_retention_days: float = _setting(
+        "CHANGE_RETENTION_DAYS",
+        "30",
+        "Days the change log keeps an event; older ones are trimmed in the background.",
+        _days,
+    )
+    demo_activity: bool = _setting(
+        "DEMO_ACTIVITY",
+        "true",
+        "`business-api demo` only: change the emulated providers' data every few seconds, "
+        "so that change events appear.",
+        _flag,
     )
     sync_lease_seconds: float = _setting(
         "SYNC_LEASE_SECONDS",

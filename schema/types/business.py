@@ -14,6 +14,7 @@ from schema.gids import business_gid
 from schema.records import Position
 from schema.scalars import Instant
 from schema.source import ApiKeyRecord, BusinessRecord, ConnectionRecord
+from schema.types.changes import ChangeEvent
 from schema.types.pagination import (
     DEFAULT_PAGE_SIZE,
     After,
@@ -27,6 +28,7 @@ from schema.types.participant import BusinessParticipant
 from schema.types.reading import Path, partial_error, read_one, reads
 
 PARTICIPANTS = "participants"
+CHANGES = "changes"
 
 
 def check_position(position: Any) -> Position:
@@ -150,6 +152,36 @@ class Business:
     async def api_keys(self, info: Info) -> list[ApiKey]:
         records = await info.context.directory.api_keys(self.record)
         return [ApiKey(record=record) for record in records]
+
+    @strawberry.field(
+        description="What appeared, changed or went away at the business's platforms, oldest "
+        "first; the cursor of the last event read resumes after it."
+    )
+    async def changes(
+        self,
+        info: Info,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = UNSET,
+        topics: list[str] | None = None,
+    ) -> Connection[ChangeEvent]:
+        cursors, public_id = info.context.cursors, self.record.public_id
+        given = given_cursor(after)
+        seq = 0
+        if given is not None:
+            seq = cursors.decode(given, business=public_id, list_name=CHANGES)
+            if not isinstance(seq, int) or seq < 0:
+                raise BadUserInput("The `after` cursor is not valid for this list.")
+        records, more = await info.context.directory.changes(
+            self.record, after=seq, first=check_first(first), topics=topics or None
+        )
+        return build_connection(
+            [ChangeEvent(record=record) for record in records],
+            [record.seq for record in records],
+            encode=lambda p: cursors.encode(business=public_id, list_name=CHANGES, position=p),
+            has_next_page=more,
+            has_previous_page=given is not None,
+            end=seq,
+        )
 
 
 async def read_participants(

@@ -134,6 +134,13 @@ CIRCUIT_OPEN = Gauge(
     registry=REGISTRY,
     multiprocess_mode="livemax",
 )
+CHANGE_EVENTS = Counter(
+    "change_events",
+    "Changes of participants, registrations and purchases logged, by topic and provider.",
+    ["topic", "provider"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
 DOCUMENT_CACHE_REQUESTS = Counter(
     "document_cache_requests",
     "Lookups in the cache of parsed and checked documents, by result: hit or miss.",

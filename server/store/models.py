@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -97,6 +98,8 @@ class Business(Base):
     name: Mapped[str] = mapped_column(String(200))
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The last sequence number its change log gave out (`server/changes/log.py`).
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ApiKey(Base):
@@ -185,6 +188,8 @@ class IndexedParticipant(Base):
     name: Mapped[str | None] = mapped_column(String(400), nullable=True)
     email: Mapped[str | None] = mapped_column(String(400), nullable=True)
     created_at: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    # The last full crawl that found it: one a later full crawl does not find is gone.
+    seen_pass: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class IndexedSession(Base):
@@ -224,6 +229,7 @@ class IndexedRegistration(Base):
     confirmed_at: Mapped[str | None] = mapped_column(String(24), nullable=True)
     created_at: Mapped[str | None] = mapped_column(String(24), nullable=True)
     precedence: Mapped[int] = mapped_column(Integer)
+    seen_pass: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SyncState(Base):
@@ -247,3 +253,46 @@ class SyncState(Base):
     requests: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Full passes (a whole crawl, or a live connection's reconciliation), which find what
+    # was removed: the number of the one under way or last run, and when one last ended.
+    full_pass: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_full_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ChangeEvent(Base):
+    """One change of a participant, registration or purchase at a provider: the change
+    log (`server/changes/`). `seq` grows by one within a business, with no gap and no tie,
+    so a reader resumes after any event."""
+
+    __tablename__ = "change_events"
+    __table_args__ = (UniqueConstraint("business_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    topic: Mapped[str] = mapped_column(String(32))
+    record_gid: Mapped[str] = mapped_column(String(512))
+    participant_gid: Mapped[str] = mapped_column(String(512))
+    connection: Mapped[str] = mapped_column(String(32))  # its public id, kept if removed
+    provider: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    fields: Mapped[list[str]] = mapped_column(JSON)
+
+
+class RecordFingerprint(Base):
+    """What a live connection's record looked like when last seen, without what it says:
+    its GID, its participant's GID, and keyed hashes of its mapped values (one per field,
+    so an update names the fields that changed). The store keeps no copy of a live
+    provider's personal data."""
+
+    __tablename__ = "record_fingerprints"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    record_gid: Mapped[str] = mapped_column(String(512), primary_key=True)
+    participant_gid: Mapped[str] = mapped_column(String(512))
+    fields: Mapped[dict[str, str]] = mapped_column(JSON)
+    seen_pass: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
