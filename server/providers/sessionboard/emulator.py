@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +22,12 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 
+from server.providers import changes
+from server.providers.changes import Intent, Stamps
 from server.providers.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
-from server.providers.sessionboard.dataset import STATUSES, Json, SessionboardDataset
+from server.providers.sessionboard import activity
+from server.providers.sessionboard.changes import KINDS, Draft, apply
+from server.providers.sessionboard.dataset import STATUSES, Json, SessionboardDataset, iso
 from server.providers.sessionboard.dataset import parse_timestamp as _parse_wire
 
 Envelope = Literal["data", "results"]
@@ -238,6 +243,7 @@ class SessionboardEmulator(Emulator):
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         envelopes: Mapping[str, Envelope] | None = None,
         scopes: Iterable[str] | None = None,
+        now: Callable[[], datetime] = changes.wall_clock,
     ) -> None:
         if not token:
             raise ValueError("token must not be empty")
@@ -250,12 +256,9 @@ class SessionboardEmulator(Emulator):
         for name, envelope in self.envelopes.items():
             if name not in DEFAULT_ENVELOPES or envelope not in ENVELOPES:
                 raise ValueError(f"Bad envelope {envelope!r} for {name!r}")
-        self._events = {event["id"]: event for event in dataset.events}
-        self._sessions = {
-            event_id: {session["id"]: session for session in sessions}
-            for event_id, sessions in dataset.sessions_by_event.items()
-        }
-        self._contact_ids = {contact["id"] for contact in dataset.contacts}
+        self._use(dataset)
+        self.stamps = Stamps(now)  # the moments changes happen at
+        self._settled = False  # whether `stamps` knows the data's newest timestamp
         endpoints = [
             Endpoint("GET", "/v1/events", "events.list", self._list_events),
             Endpoint(
@@ -288,13 +291,46 @@ class SessionboardEmulator(Emulator):
             rate_limit=limit,
         )
 
+    def _use(self, dataset: SessionboardDataset) -> None:
+        """Serve `dataset`, with every index rebuilt from it."""
+        self.dataset = dataset
+        self._events = {event["id"]: event for event in dataset.events}
+        self._sessions = {
+            event_id: {session["id"]: session for session in sessions}
+            for event_id, sessions in dataset.sessions_by_event.items()
+        }
+        self._contact_ids = {contact["id"] for contact in dataset.contacts}
+
+    # ------------------------------------------------------------ changes
+
+    def mutate(self, change: Mapping[str, Any]) -> Json:
+        """Apply one change (`server.providers.sessionboard.changes`); what was done. The
+        data set passed in is left as it was; ``.dataset`` is the changed one."""
+        parsed = changes.parse_change(change, KINDS, sessionboard_error, "Sessionboard")
+        if not self._settled:
+            self.stamps.after([_parse_wire(stamp) for stamp in _timestamps(self.dataset)])
+            self._settled = True
+        draft = Draft(self.dataset, iso(self.stamps.next()))
+        done = apply(draft, parsed)
+        self._use(draft.dataset())
+        return done.answer()
+
+    def propose(self, intent: Intent, rng: random.Random) -> Json | None:
+        """A plausible change for the activity simulator (`server.providers.activity`)."""
+        return activity.propose(self.dataset, intent, rng)
+
+    # ------------------------------------------------------------ the kit's hooks
+
     def _authenticate(self, request: Request) -> None:
         sent = request.headers.get("x-access-token")
         if sent is None:
             raise sessionboard_error(401, "The x-access-token header is missing")
         if not hmac.compare_digest(sent.encode(), self.token.encode()):
             raise sessionboard_error(401, "The access token is invalid")
-        scope = f"read:{CATEGORIES.get(_endpoint_name(request), '')}"
+        category = CATEGORIES.get(_endpoint_name(request))
+        if category is None:  # the emulator's own endpoint (changes) needs the token only
+            return
+        scope = f"read:{category}"
         if scope not in self.scopes:
             raise sessionboard_error(403, f"The token lacks the {scope} scope")
 
@@ -357,11 +393,13 @@ def create_emulator(
     envelopes: Mapping[str, Envelope] | None = None,
     envelope: Envelope | None = None,
     scopes: Iterable[str] | None = None,
+    now: Callable[[], datetime] = changes.wall_clock,
 ) -> SessionboardEmulator:
     """Build an emulator for one organisation; mount ``.app`` where the base URL should be.
 
     ``envelope`` sets the list envelope of every endpoint, ``envelopes`` then overrides it
-    per endpoint name; ``rate_limit`` is ``(requests, window_seconds)`` or ``None`` for none.
+    per endpoint name; ``rate_limit`` is ``(requests, window_seconds)`` or ``None`` for none;
+    ``now`` is the wall clock changes take their timestamps from.
     """
     chosen: dict[str, Envelope] = (
         {} if envelope is None else dict.fromkeys(DEFAULT_ENVELOPES, envelope)
@@ -374,4 +412,12 @@ def create_emulator(
         rate_limit=rate_limit,
         envelopes={**chosen, **(envelopes or {})},
         scopes=scopes,
+        now=now,
     )
+
+
+def _timestamps(dataset: SessionboardDataset) -> list[str]:
+    """Every creation and update time the organisation shows."""
+    sessions = [row for rows in dataset.sessions_by_event.values() for row in rows]
+    rows = (*dataset.events, *dataset.contacts, *sessions)
+    return [row[key] for row in rows for key in ("created_at", "updated_at")]

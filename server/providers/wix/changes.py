@@ -322,9 +322,9 @@ def _book(draft: Draft, change: Change, contact: Json, session_id: Any) -> Json:
 
 def _add_booking(draft: Draft, change: Change) -> Done:
     change.allow("participant", "session", "status")
-    contact_id = change.need("participant")
+    session_id, contact_id = change.need("session"), change.need("participant")
     contact = draft.contacts[draft.find(draft.contacts, contact_id, change, "Contact")]
-    booking = _book(draft, change, contact, change.need("session"))
+    booking = _book(draft, change, contact, session_id)
     title = booking["bookedEntity"]["title"]
     done = Done(change, booking["id"], draft.stamp, f"booked {_label(contact)} into {title}")
     done.done += f" ({booking['status']})"
