@@ -27,11 +27,10 @@ emulator to propose, without knowing any provider's fields.
 from __future__ import annotations
 
 import enum
-import random
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from server.providers.emulation import EmulatorError, ErrorFactory
 
@@ -181,14 +180,3 @@ class Intent(enum.StrEnum):
     REEMAIL = "reemail"  # a participant's email corrected
     UNREGISTER = "unregister"  # a registration removed
     LEAVE = "leave"  # a participant removed, with what is theirs
-
-
-class Changing(Protocol):
-    """An emulator whose data can change: what the activity simulator drives."""
-
-    def mutate(self, change: Mapping[str, Any]) -> Json: ...
-
-    def propose(self, intent: Intent, rng: random.Random) -> Json | None:
-        """A change request for `intent` on the current data, or None when the provider
-        has no such thing or nothing to apply it to."""
-        ...
