@@ -7,7 +7,6 @@ import random
 from collections.abc import Callable
 
 from server.providers.changes import Intent, Json
-from server.providers.wix.changes import Product
 from server.providers.wix.dataset import (
     ACTIVE_BOOKING_STATUSES,
     FIRST_NAMES,
@@ -15,6 +14,7 @@ from server.providers.wix.dataset import (
     WixDataset,
     _slug,
 )
+from server.providers.wix.draft import Product
 
 PENDING = ("PENDING", "CREATED")
 UNPAID = ("NOT_PAID", "PENDING", "PARTIALLY_PAID")

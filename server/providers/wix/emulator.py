@@ -20,8 +20,9 @@ from server.providers import changes
 from server.providers.changes import Intent, Stamps
 from server.providers.emulation import Emulator, Endpoint, Faults, RateLimit
 from server.providers.wix import activity
-from server.providers.wix.changes import KINDS, Draft, apply, catalogue, new_ids
+from server.providers.wix.changes import KINDS, apply
 from server.providers.wix.dataset import WixDataset, iso, session_participants
+from server.providers.wix.draft import Draft, catalogue, new_ids
 from server.providers.wix.query import (
     Json,
     Predicate,
