@@ -202,3 +202,14 @@ async def test_run_pauses_about_every_interval_between_steps_and_stops_when_canc
     held.clear()
     await counted.run(0.0, steps=2, report=lines.append)
     assert counted.steps == 2 and pauses == [0.0]
+
+
+async def test_an_emulator_whose_data_cannot_change_answers_mutate_with_not_found() -> None:
+    fake = FAKE.emulated.emulator(FAKE.emulated.dataset(1, 5), "x", CREDENTIAL)
+    async with connect(FAKE, fake) as http:
+        refused = await http.post("/__mutate", json={"kind": "participant", "op": "add"})
+        anonymous = await http.post(
+            "/__mutate", json={"kind": "participant"}, headers={"x-fake-token": "no"}
+        )
+    assert refused.status_code == 404 and set(refused.json()) == {"problem"}
+    assert anonymous.status_code == 401

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from server.providers.wix.dataset import WixDataset, generate_dataset, iso
 from server.providers.wix.emulator import WixEmulator, create_emulator
@@ -377,3 +379,18 @@ async def test_the_python_api_answers_as_http_does_and_leaves_the_data_set_passe
     emulator.mutate({"kind": "participant", "op": "remove", "id": dataset.contacts[0]["id"]})
     assert done["record"] in emulator.dataset.contacts
     assert dataset == before
+
+
+async def test_mounted_where_the_demo_mounts_it_the_emulator_takes_changes_under_its_prefix(
+    emulator: WixEmulator,
+) -> None:
+    outer = Starlette(routes=[Mount("/_emulators/wix", app=emulator.app)])
+    transport = httpx.ASGITransport(app=outer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://demo") as http:
+        change = {"kind": "participant", "op": "add", "name": "Demo Visitor"}
+        done = await http.post("/_emulators/wix/__mutate", json=change, headers=HEADERS)
+        refused = await http.post("/_emulators/wix/__mutate", json=change)
+        body = {"query": {"filter": {"id": done.json()["id"]}}}
+        found = await http.post(f"/_emulators/wix{CONTACTS}", json=body, headers=HEADERS)
+    assert done.status_code == 200 and refused.status_code == 401
+    assert [c["info"]["name"]["first"] for c in found.json()["contacts"]] == ["Demo"]
