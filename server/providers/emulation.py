@@ -135,6 +135,7 @@ class Emulator:
         self._error = error
         self._clock = clock
         routes = [self._route(endpoint) for endpoint in endpoints]
+        routes.append(Route("/__mutate", self._serve_mutation, methods=["POST"], name="__mutate"))
         handlers = {404: self._routing_error, 405: self._routing_error}
         self.app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
 
@@ -156,6 +157,21 @@ class Emulator:
             if start >= free_at:
                 chain, free_at = chain + 1, end
         return chain
+
+    def mutate(self, change: Json) -> Json:
+        """Apply one change to the emulated data (`server.providers.changes`) and say what
+        was done; an emulator whose data cannot change answers 404."""
+        raise self._error(404, "This emulator's data does not change")
+
+    async def _serve_mutation(self, request: Request) -> Response:
+        """`POST /__mutate`: an emulator's own endpoint, not the provider's, so it is
+        authenticated like the provider's endpoints but neither counted, throttled nor
+        faulted."""
+        try:
+            self._authenticate(request)
+            return JSONResponse(self.mutate(await _json_body(request, self._error)))
+        except EmulatorError as error:
+            return error.response()
 
     def _route(self, endpoint: Endpoint) -> Route:
         async def serve(request: Request) -> Response:

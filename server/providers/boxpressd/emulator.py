@@ -9,29 +9,37 @@ hidden featured flag with ``featured``, and answers every failure as
 key (401), then whether the business exists (404), then whether the key owns it (403),
 then the parameters (400). Boxpressd documents no rate limit, so there is none unless one
 is asked for. ``Faults`` makes it slow, throttled or broken; ``add_sessions`` lets
-incremental crawls find new sessions.
+incremental crawls find new sessions, and ``mutate`` (``POST /__mutate``) takes the changes
+every emulator takes.
 """
 
 from __future__ import annotations
 
 import hmac
+import random
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
+from typing import Any
 
 from starlette.requests import Request
 
+from server.providers import changes
+from server.providers.boxpressd import activity
+from server.providers.boxpressd.changes import KINDS, Draft, apply
 from server.providers.boxpressd.dataset import (
     BUSINESS_TYPES,
     BoxpressdDataset,
     Business,
     Json,
+    iso,
     known_businesses,
     parse_timestamp,
 )
+from server.providers.changes import Intent, Stamps
 from server.providers.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
 
 SESSIONS_PATH = "/{businessType}s/{businessId}/sessions"
@@ -135,6 +143,7 @@ class BoxpressdEmulator(Emulator):
         rate_limit: tuple[int, float] | None = None,
         clock: Callable[[], float] | None = None,
         other_businesses: Iterable[tuple[str, str]] | None = None,
+        now: Callable[[], datetime] = changes.wall_clock,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -149,6 +158,8 @@ class BoxpressdEmulator(Emulator):
         self.business: Business = own
         self.known = others | {(own.type, own.id)}
         self._use(dataset)
+        self.stamps = Stamps(now)  # the moments changes happen at
+        self._changes = 0
         limit = None
         if rate_limit is not None:
             requests, window = rate_limit
@@ -171,6 +182,22 @@ class BoxpressdEmulator(Emulator):
         grown, added = self.dataset.extended(count, users)
         self._use(grown)
         return added
+
+    def mutate(self, change: Mapping[str, Any]) -> Json:
+        """Apply one change (`server.providers.boxpressd.changes`); what was done. The data
+        set passed in is left as it was; ``.dataset`` is the changed one."""
+        parsed = changes.parse_change(change, KINDS, boxpressd_error, "Boxpressd")
+        newest = max((parse_timestamp(s["createdAt"]) for s in self.dataset.sessions), default=None)
+        at = self.stamps.next(newest)
+        self._changes += 1
+        draft = Draft(self.dataset, at, iso(at), self._changes)
+        done = apply(draft, parsed)
+        self._use(draft.dataset())
+        return done.answer()
+
+    def propose(self, intent: Intent, rng: random.Random) -> Json | None:
+        """A plausible change for the activity simulator (`server.providers.activity`)."""
+        return activity.propose(self.dataset, intent, rng)
 
     def _use(self, dataset: BoxpressdDataset) -> None:
         self.dataset = dataset
@@ -217,6 +244,7 @@ def create_emulator(
     rate_limit: tuple[int, float] | None = None,
     clock: Callable[[], float] | None = None,
     other_businesses: Iterable[tuple[str, str]] | None = None,
+    now: Callable[[], datetime] = changes.wall_clock,
 ) -> BoxpressdEmulator:
     """An emulator where `api_key` belongs to the data set's business; mount ``.app`` where
     the base URL should be.
@@ -227,6 +255,7 @@ def create_emulator(
     exist but belong to someone else (403 rather than 404); by default the catalogue's
     venues and brands.
     `rate_limit` is ``(requests, window_seconds)``, off by default; `clock` drives it.
+    `now` is the wall clock changes take their timestamps from.
     """
     return BoxpressdEmulator(
         dataset,
@@ -237,4 +266,5 @@ def create_emulator(
         rate_limit=rate_limit,
         clock=clock,
         other_businesses=other_businesses,
+        now=now,
     )

@@ -12,21 +12,30 @@ headers, and answers every failure as ``{"error": <reason phrase>, "message": ..
 from __future__ import annotations
 
 import hmac
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import random
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any
 
 from starlette.requests import Request
 
-from server.providers.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
-from server.providers.sessionboard.dataset import STATUSES, Json, SessionboardDataset
+from server.providers import changes
+from server.providers.changes import Intent, Stamps
+from server.providers.emulation import Emulator, Endpoint, Faults, RateLimit
+from server.providers.sessionboard import activity
+from server.providers.sessionboard.changes import KINDS, Draft, apply
+from server.providers.sessionboard.dataset import Json, SessionboardDataset, iso
 from server.providers.sessionboard.dataset import parse_timestamp as _parse_wire
+from server.providers.sessionboard.wire import (
+    ENVELOPES,
+    Envelope,
+    not_found,
+    page_of,
+    paging,
+    parse_search,
+    sessionboard_error,
+)
 
-Envelope = Literal["data", "results"]
-ENVELOPES: tuple[Envelope, ...] = ("data", "results")
 SCOPES = ("read:events", "read:sessions", "read:contacts")
 # Which rate-limit category (and so which read:<category> scope) each endpoint belongs to.
 CATEGORIES = {
@@ -43,163 +52,6 @@ DEFAULT_ENVELOPES: dict[str, Envelope] = {
     "contact.sessions": "results",
 }
 DEFAULT_RATE_LIMIT = (100, 900.0)  # 100 requests per 15 minutes
-PAGE = ("page", 1, 1, 999)
-PAGE_SIZE = ("pageSize", 25, 1, 100)
-SORT_FIELDS = {"createdAt": "created_at", "updatedAt": "updated_at"}
-SEARCH_KEYS = frozenset({"filters", "sort", "expand"})
-
-
-def sessionboard_error(status: int, message: str) -> EmulatorError:
-    """Sessionboard's error envelope: the status's reason phrase and a message."""
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = "Error"
-    return EmulatorError(status, {"error": reason, "message": message})
-
-
-def bad_request(message: str) -> EmulatorError:
-    return sessionboard_error(400, message)
-
-
-def not_found(message: str) -> EmulatorError:
-    return sessionboard_error(404, message)
-
-
-# ---------------------------------------------------------------- search bodies
-
-
-@dataclass(frozen=True)
-class Search:
-    """A validated search body: time windows, allowed statuses and an order."""
-
-    windows: tuple[tuple[str, datetime | None, datetime | None], ...] = ()
-    statuses: frozenset[str] | None = None
-    order: str | None = None
-    descending: bool = False
-
-    def apply(self, items: Sequence[Json], default: Callable[[Json], Any]) -> list[Json]:
-        """Rows that pass every window (`after` and `before` are exclusive) and the status
-        filter, in the requested order; ties and the default keep the default order."""
-        rows = sorted((item for item in items if self._keeps(item)), key=default)
-        if self.order is not None:
-            field = self.order
-            rows.sort(key=lambda item: _parse_wire(item[field]), reverse=self.descending)
-        return rows
-
-    def _keeps(self, item: Json) -> bool:
-        if self.statuses is not None and item.get("status") not in self.statuses:
-            return False
-        for field, after, before in self.windows:
-            moment = _parse_wire(item[field])
-            if (after is not None and moment <= after) or (before is not None and moment >= before):
-                return False
-        return True
-
-
-def parse_search(body: Json, *, statuses: bool) -> Search:
-    """Validate ``{"filters", "sort", "expand"}``; anything malformed is a 400."""
-    if body is None:
-        return Search()
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object")
-    if unknown := sorted(set(body) - SEARCH_KEYS):
-        raise bad_request(f"Unknown body field {unknown[0]!r}")
-    _check_expand(body.get("expand"))
-    windows, allowed = _filters(body.get("filters"), statuses)
-    order, descending = _sort(body.get("sort"))
-    return Search(tuple(windows), allowed, order, descending)
-
-
-def _filters(
-    raw: Any, statuses: bool
-) -> tuple[list[tuple[str, datetime | None, datetime | None]], frozenset[str] | None]:
-    if raw is None:
-        return [], None
-    if not isinstance(raw, dict):
-        raise bad_request("filters must be an object")
-    known = set(SORT_FIELDS) | ({"status"} if statuses else set())
-    if unknown := sorted(set(raw) - known):
-        raise bad_request(f"Unknown filter {unknown[0]!r}; expected one of {sorted(known)}")
-    windows = []
-    for name, field in SORT_FIELDS.items():
-        window = raw.get(name)
-        if window is None:
-            continue
-        if not isinstance(window, dict) or set(window) - {"before", "after"}:
-            raise bad_request(f"filters.{name} must be an object with before and/or after")
-        after = _timestamp(window.get("after"), f"filters.{name}.after")
-        before = _timestamp(window.get("before"), f"filters.{name}.before")
-        windows.append((field, after, before))
-    return windows, _statuses(raw.get("status"))
-
-
-def _statuses(raw: Any) -> frozenset[str] | None:
-    if raw is None:
-        return None
-    wanted = [raw] if isinstance(raw, str) else raw
-    if not isinstance(wanted, list) or not wanted or any(item not in STATUSES for item in wanted):
-        raise bad_request(f"filters.status must be one of {list(STATUSES)} or a list of them")
-    return frozenset(wanted)
-
-
-def _timestamp(raw: Any, where: str) -> datetime | None:
-    if raw is None:
-        return None
-    try:
-        if not isinstance(raw, str):
-            raise ValueError(raw)
-        return _parse_wire(raw)
-    except ValueError:
-        raise bad_request(f"{where} must be an ISO 8601 timestamp") from None
-
-
-def _sort(raw: Any) -> tuple[str | None, bool]:
-    if raw is None:
-        return None, False
-    if (
-        not isinstance(raw, dict)
-        or set(raw) - {"order", "sort"}
-        or raw.get("order") not in SORT_FIELDS
-        or raw.get("sort", "asc") not in ("asc", "desc")
-    ):
-        raise bad_request('sort must be {"order": "createdAt"|"updatedAt", "sort": "asc"|"desc"}')
-    return SORT_FIELDS[raw["order"]], raw.get("sort") == "desc"
-
-
-def _check_expand(raw: Any) -> None:
-    if raw is not None and (
-        not isinstance(raw, list) or not all(isinstance(item, str) for item in raw)
-    ):
-        raise bad_request("expand must be a list of strings")
-
-
-# ---------------------------------------------------------------- paging
-
-
-def paging(request: Request) -> tuple[int, int]:
-    """``page`` (1..999, default 1) and ``pageSize`` (1..100, default 25)."""
-    values = []
-    for name, default, low, high in (PAGE, PAGE_SIZE):
-        raw = request.query_params.get(name)
-        if raw is None:
-            values.append(default)
-            continue
-        if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
-            raise bad_request(f"{name} must be an integer between {low} and {high}")
-        values.append(int(raw))
-    return values[0], values[1]
-
-
-def page_of(items: Sequence[Json], page: int, size: int, envelope: Envelope) -> Json:
-    start = (page - 1) * size
-    pagination = {
-        "currentPage": page,
-        "pageSize": size,
-        "totalPages": math.ceil(len(items) / size),
-        "totalResults": len(items),
-    }
-    return {envelope: list(items[start : start + size]), "pagination": pagination}
 
 
 def _path_id(request: Request, name: str, kind: str) -> int:
@@ -238,6 +90,7 @@ class SessionboardEmulator(Emulator):
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         envelopes: Mapping[str, Envelope] | None = None,
         scopes: Iterable[str] | None = None,
+        now: Callable[[], datetime] = changes.wall_clock,
     ) -> None:
         if not token:
             raise ValueError("token must not be empty")
@@ -250,12 +103,9 @@ class SessionboardEmulator(Emulator):
         for name, envelope in self.envelopes.items():
             if name not in DEFAULT_ENVELOPES or envelope not in ENVELOPES:
                 raise ValueError(f"Bad envelope {envelope!r} for {name!r}")
-        self._events = {event["id"]: event for event in dataset.events}
-        self._sessions = {
-            event_id: {session["id"]: session for session in sessions}
-            for event_id, sessions in dataset.sessions_by_event.items()
-        }
-        self._contact_ids = {contact["id"] for contact in dataset.contacts}
+        self._use(dataset)
+        self.stamps = Stamps(now)  # the moments changes happen at
+        self._settled = False  # whether `stamps` knows the data's newest timestamp
         endpoints = [
             Endpoint("GET", "/v1/events", "events.list", self._list_events),
             Endpoint(
@@ -288,13 +138,46 @@ class SessionboardEmulator(Emulator):
             rate_limit=limit,
         )
 
+    def _use(self, dataset: SessionboardDataset) -> None:
+        """Serve `dataset`, with every index rebuilt from it."""
+        self.dataset = dataset
+        self._events = {event["id"]: event for event in dataset.events}
+        self._sessions = {
+            event_id: {session["id"]: session for session in sessions}
+            for event_id, sessions in dataset.sessions_by_event.items()
+        }
+        self._contact_ids = {contact["id"] for contact in dataset.contacts}
+
+    # ------------------------------------------------------------ changes
+
+    def mutate(self, change: Mapping[str, Any]) -> Json:
+        """Apply one change (`server.providers.sessionboard.changes`); what was done. The
+        data set passed in is left as it was; ``.dataset`` is the changed one."""
+        parsed = changes.parse_change(change, KINDS, sessionboard_error, "Sessionboard")
+        if not self._settled:
+            self.stamps.after([_parse_wire(stamp) for stamp in _timestamps(self.dataset)])
+            self._settled = True
+        draft = Draft(self.dataset, iso(self.stamps.next()))
+        done = apply(draft, parsed)
+        self._use(draft.dataset())
+        return done.answer()
+
+    def propose(self, intent: Intent, rng: random.Random) -> Json | None:
+        """A plausible change for the activity simulator (`server.providers.activity`)."""
+        return activity.propose(self.dataset, intent, rng)
+
+    # ------------------------------------------------------------ the kit's hooks
+
     def _authenticate(self, request: Request) -> None:
         sent = request.headers.get("x-access-token")
         if sent is None:
             raise sessionboard_error(401, "The x-access-token header is missing")
         if not hmac.compare_digest(sent.encode(), self.token.encode()):
             raise sessionboard_error(401, "The access token is invalid")
-        scope = f"read:{CATEGORIES.get(_endpoint_name(request), '')}"
+        category = CATEGORIES.get(_endpoint_name(request))
+        if category is None:  # the emulator's own endpoint (changes) needs the token only
+            return
+        scope = f"read:{category}"
         if scope not in self.scopes:
             raise sessionboard_error(403, f"The token lacks the {scope} scope")
 
@@ -357,11 +240,13 @@ def create_emulator(
     envelopes: Mapping[str, Envelope] | None = None,
     envelope: Envelope | None = None,
     scopes: Iterable[str] | None = None,
+    now: Callable[[], datetime] = changes.wall_clock,
 ) -> SessionboardEmulator:
     """Build an emulator for one organisation; mount ``.app`` where the base URL should be.
 
     ``envelope`` sets the list envelope of every endpoint, ``envelopes`` then overrides it
-    per endpoint name; ``rate_limit`` is ``(requests, window_seconds)`` or ``None`` for none.
+    per endpoint name; ``rate_limit`` is ``(requests, window_seconds)`` or ``None`` for none;
+    ``now`` is the wall clock changes take their timestamps from.
     """
     chosen: dict[str, Envelope] = (
         {} if envelope is None else dict.fromkeys(DEFAULT_ENVELOPES, envelope)
@@ -374,4 +259,12 @@ def create_emulator(
         rate_limit=rate_limit,
         envelopes={**chosen, **(envelopes or {})},
         scopes=scopes,
+        now=now,
     )
+
+
+def _timestamps(dataset: SessionboardDataset) -> list[str]:
+    """Every creation and update time the organisation shows."""
+    sessions = [row for rows in dataset.sessions_by_event.values() for row in rows]
+    rows = (*dataset.events, *dataset.contacts, *sessions)
+    return [row[key] for row in rows for key in ("created_at", "updated_at")]

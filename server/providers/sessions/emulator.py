@@ -8,14 +8,16 @@ documented 10 requests a minute per key with ``X-RateLimit-*`` headers (which ca
 off, so a client can be tested pacing itself from the documented limit alone) and answers
 every failure as ``{"statusCode": <status>, "message": ...}``. ``Faults`` makes it slow,
 throttled or broken; ``add_session``, ``add_participant``, ``add_booking`` and
-``cancel_booking`` change what it serves from then on, for tests of incremental crawls.
+``cancel_booking`` change what it serves from then on, for tests of incremental crawls, and
+``mutate`` (``POST /__mutate``) takes the changes every emulator takes.
 """
 
 from __future__ import annotations
 
 import hmac
+import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -23,8 +25,19 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server.providers import changes
+from server.providers.changes import Intent, Stamps
 from server.providers.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
-from server.providers.sessions.dataset import Json, Person, Row, SessionsDataset
+from server.providers.sessions import activity
+from server.providers.sessions.changes import KINDS, Draft, apply
+from server.providers.sessions.dataset import (
+    Json,
+    Person,
+    Row,
+    SessionsDataset,
+    iso,
+    parse_timestamp,
+)
 
 Envelope = Literal["data"]
 DEFAULT_RATE_LIMIT = (10, 60.0)  # 10 requests a minute per key (documented)
@@ -87,6 +100,7 @@ class SessionsEmulator(Emulator):
         rate_limit_headers: bool = True,
         envelope: Envelope | None = None,
         clock: Callable[[], float] | None = None,
+        now: Callable[[], datetime] = changes.wall_clock,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -103,6 +117,7 @@ class SessionsEmulator(Emulator):
             )
         self._window = window
         self._now = clock or time.monotonic
+        self.stamps = Stamps(now)  # the moments changes happen at
         endpoints = [
             Endpoint("GET", "/api/sessions", "sessions.list", self._list_sessions),
             Endpoint("GET", "/api/sessions/{sessionId}", "sessions.get", self._get_session),
@@ -167,6 +182,20 @@ class SessionsEmulator(Emulator):
         self.dataset, booking = self.dataset.with_booking_cancelled(booking_id)
         return booking
 
+    def mutate(self, change: Mapping[str, Any]) -> Json:
+        """Apply one change (`server.providers.sessions.changes`); what was done."""
+        parsed = changes.parse_change(change, KINDS, sessions_error, "Sessions")
+        rows = (*self.dataset.sessions, *self.dataset.bookings)
+        newest = max((parse_timestamp(row["createdAt"]) for row in rows), default=None)
+        draft = Draft(self.dataset, iso(self.stamps.next(newest)))
+        done = apply(draft, parsed)
+        self.dataset = draft.dataset()
+        return done.answer()
+
+    def propose(self, intent: Intent, rng: random.Random) -> Json | None:
+        """A plausible change for the activity simulator (`server.providers.activity`)."""
+        return activity.propose(self.dataset, intent, rng)
+
     # ------------------------------------------------------------ the kit's hooks
 
     def _authenticate(self, request: Request) -> None:
@@ -181,7 +210,8 @@ class SessionsEmulator(Emulator):
 
         async def arrive(scope: Scope, receive: Receive, send: Send) -> None:
             window = self._window
-            if scope["type"] != "http" or window is None:
+            own = scope["type"] == "http" and scope["path"].endswith("/__mutate")
+            if scope["type"] != "http" or window is None or own:
                 await app(scope, receive, send)
                 return
             full = window.full(Request(scope), self._now())
@@ -238,13 +268,15 @@ def create_emulator(
     rate_limit_headers: bool = True,
     envelope: Envelope | None = None,
     clock: Callable[[], float] | None = None,
+    now: Callable[[], datetime] = changes.wall_clock,
 ) -> SessionsEmulator:
     """Build an emulator for one workspace; mount ``.app`` where the host should be.
 
     ``rate_limit`` is ``(requests, window_seconds)`` per key or ``None`` for none;
     ``rate_limit_headers=False`` leaves the ``X-RateLimit-*`` headers off every answer;
     ``envelope="data"`` wraps every list in ``{"data": [...]}``; ``clock`` (monotonic
-    seconds) drives the rate limit's windows.
+    seconds) drives the rate limit's windows; ``now`` is the wall clock changes take their
+    timestamps from.
     """
     return SessionsEmulator(
         dataset,
@@ -254,4 +286,5 @@ def create_emulator(
         rate_limit_headers=rate_limit_headers,
         envelope=envelope,
         clock=clock,
+        now=now,
     )

@@ -416,6 +416,8 @@ def _subscription(rng: random.Random, person: dict) -> dict:
     }
 
 
+REFUNDS = ("FULLY_REFUNDED", "PARTIALLY_REFUNDED")
+REFUND_DELAY = timedelta(days=2, hours=3)
 ORDERS_PER_CONTACT = ((0, 35), (1, 35), (2, 20), (3, 10))
 PAYMENT_STATUSES = (
     ("PAID", 70),
@@ -459,14 +461,21 @@ def _order(rng: random.Random, person: dict, created: datetime, products: list[t
                 "totalPriceAfterTax": _money(price * quantity),
             }
         )
-    return {
+    purchased = created + timedelta(seconds=rng.randint(1, 90))
+    order = {
         "id": _guid(rng),
         "number": "",
         "createdDate": iso(created),
-        "purchasedDate": iso(created + timedelta(seconds=rng.randint(1, 90))),
+        "purchasedDate": iso(purchased),
+        "updatedDate": "",
         "status": "CANCELED" if rng.random() < 0.07 else "APPROVED",
         "paymentStatus": _weighted(rng, PAYMENT_STATUSES),
         "currency": "USD",
         "buyerInfo": {"contactId": person["id"], "email": person["primaryInfo"]["email"]},
         "lineItems": line_items,
     }
+    # Refunds and cancellations come later than the purchase (fixed delays: the same rng
+    # draws as before updatedDate existed, so every other value is unchanged).
+    settled = order["status"] == "CANCELED" or order["paymentStatus"] in REFUNDS
+    order["updatedDate"] = iso(purchased + (REFUND_DELAY if settled else timedelta(0)))
+    return order

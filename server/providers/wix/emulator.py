@@ -9,14 +9,20 @@ query, and Wix's error envelope. ``Faults`` makes the emulator slow, throttled o
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
 
+from server.providers import changes
+from server.providers.changes import Intent, Stamps
 from server.providers.emulation import Emulator, Endpoint, Faults, RateLimit
+from server.providers.wix import activity
+from server.providers.wix.changes import KINDS, apply
 from server.providers.wix.dataset import WixDataset, iso, session_participants
+from server.providers.wix.draft import Draft, catalogue, new_ids
 from server.providers.wix.query import (
     Json,
     Predicate,
@@ -59,11 +65,14 @@ class WixEmulator(Emulator):
         site_id: str,
         faults: Faults | None = None,
         rate_limit: RateLimit | None = None,
+        now: Callable[[], datetime] = changes.wall_clock,
     ) -> None:
-        self.dataset, self.api_key, self.site_id = dataset, api_key, site_id
-        self._contacts = {contact["id"]: contact for contact in dataset.contacts}
-        self._sessions = {session["id"]: session for session in dataset.sessions}
-        self._participants = session_participants(dataset)
+        self.api_key, self.site_id = api_key, site_id
+        self._use(dataset)
+        self.stamps = Stamps(now)  # the moments changes happen at
+        self._products = catalogue(dataset)
+        self._new_id = new_ids()
+        self._settled = False  # whether `stamps` knows the data's newest timestamp
         endpoints = [
             Endpoint(
                 "POST",
@@ -104,6 +113,33 @@ class WixEmulator(Emulator):
             faults=faults,
             rate_limit=rate_limit,
         )
+
+    def _use(self, dataset: WixDataset) -> None:
+        """Serve `dataset`, with every index rebuilt from it."""
+        self.dataset = dataset
+        self._contacts = {contact["id"]: contact for contact in dataset.contacts}
+        self._sessions = {session["id"]: session for session in dataset.sessions}
+        self._participants = session_participants(dataset)
+
+    # ------------------------------------------------------------ changes
+
+    def mutate(self, change: Mapping[str, Any]) -> Json:
+        """Apply one change (`server.providers.wix.changes`); what was done. The data set
+        passed in is left as it was; ``.dataset`` is the changed one."""
+        parsed = changes.parse_change(change, KINDS, wix_error, "Wix")
+        if not self._settled:
+            self.stamps.after([_moment(stamp) for stamp in _timestamps(self.dataset)])
+            self._settled = True
+        draft = Draft(self.dataset, self.stamps.next(), self._new_id)
+        done = apply(draft, parsed, self._products)
+        self._use(draft.dataset())
+        return done.answer()
+
+    def propose(self, intent: Intent, rng: random.Random) -> Json | None:
+        """A plausible change for the activity simulator (`server.providers.activity`)."""
+        return activity.propose(self.dataset, self._products, intent, rng)
+
+    # ------------------------------------------------------------ the kit's hooks
 
     def _authenticate(self, request: Request) -> None:
         key = request.headers.get("authorization", "").encode()
@@ -171,14 +207,16 @@ class WixEmulator(Emulator):
         return {"extendedBookings": [{"booking": row} for row in rows], "pagingMetadata": metadata}
 
     def _query_subscriptions(self, request: Request, body: Json) -> Json:
-        """The one offset-paged endpoint; emails match case-insensitively as on Wix."""
+        """The one offset-paged endpoint; emails match case-insensitively as on Wix. The
+        filter takes any field (`updatedDate` conditions among them) and `sort` orders as
+        the cursor-paged endpoints do."""
         predicate = compile_filter(body.get("filter") or {}, "filter", frozenset({"email"}))
         if not isinstance(paging := body.get("paging") or {}, dict):
             raise validation_error("paging", "paging must be an object")
         limit = bounded_int(paging.get("limit"), 100, 1, 1000, "paging.limit")
         offset = bounded_int(paging.get("offset"), 0, 0, 2**31, "paging.offset")
         matches = [item for item in self.dataset.subscriptions if predicate(item)]
-        rows = sort_items(matches, CREATED_ORDER)[offset : offset + limit]
+        rows = sort_items(matches, body.get("sort") or CREATED_ORDER)[offset : offset + limit]
         metadata = {"count": len(rows), "offset": offset, "total": len(matches)}
         return {"subscriptions": rows, "metadata": metadata}
 
@@ -195,10 +233,29 @@ class WixEmulator(Emulator):
 
 
 def create_emulator(
-    dataset: WixDataset, *, api_key: str, site_id: str, faults: Faults | None = None
+    dataset: WixDataset,
+    *,
+    api_key: str,
+    site_id: str,
+    faults: Faults | None = None,
+    now: Callable[[], datetime] = changes.wall_clock,
 ) -> WixEmulator:
-    """Build an emulator for one site; mount ``.app`` wherever the client should reach it."""
-    return WixEmulator(dataset, api_key, site_id, faults)
+    """Build an emulator for one site; mount ``.app`` wherever the client should reach it.
+    `now` is the wall clock changes take their timestamps from."""
+    return WixEmulator(dataset, api_key, site_id, faults, now=now)
+
+
+def _timestamps(dataset: WixDataset) -> list[str]:
+    """Every creation and update time the site shows."""
+    stamps = []
+    for rows in (dataset.contacts, dataset.bookings, dataset.subscriptions, dataset.orders):
+        for row in rows:
+            stamps += [row[key] for key in ("createdDate", "updatedDate") if key in row]
+    return stamps
+
+
+def _moment(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
 
 
 def _lookup(index: dict[str, Json], item_id: str, kind: str) -> Json:

@@ -8,7 +8,9 @@ import base64
 import functools
 import json
 import operator
+import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from server.providers.emulation import EmulatorError
@@ -16,6 +18,7 @@ from server.providers.emulation import EmulatorError
 Json = dict[str, Any]
 Predicate = Callable[[Json], bool]
 MAX_IN_VALUES = 100
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "$eq": operator.eq,
     "$ne": operator.ne,
@@ -102,15 +105,30 @@ def _field_tests(path: str, condition: Any, where: str, fold: bool) -> list[Pred
             raise validation_error(where, f"Unsupported operator {op} or operand")
         if op == "$in" and len(operand) > MAX_IN_VALUES:
             raise validation_error(where, f"$in accepts at most {MAX_IN_VALUES} values")
-        tests.append(functools.partial(_matches, path, COMPARISONS[op], _fold(operand, fold), fold))
+        operand = _moment(operand) or _fold(operand, fold)
+        tests.append(functools.partial(_matches, path, COMPARISONS[op], operand, fold))
     return tests
+
+
+def _moment(value: Any) -> datetime | None:
+    """A timestamp operand (``"2026-01-05T09:00:00Z"``) as a moment, so dates compare as
+    dates whatever their precision or offset, the way Wix compares them."""
+    if not isinstance(value, str) or not TIMESTAMP.match(value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _matches(
     path: str, compare: Callable[[Any, Any], bool], operand: Any, fold: bool, item: Json
 ) -> bool:
+    value = resolve(item, path)
+    value = _moment(value) if isinstance(operand, datetime) else _fold(value, fold)
     try:
-        return bool(compare(_fold(resolve(item, path), fold), operand))
+        return bool(compare(value, operand))
     except TypeError:  # ordering a missing field or mismatched types: no match
         return False
 
@@ -121,22 +139,45 @@ def _fold(value: Any, fold: bool) -> Any:
     return value.lower() if fold and isinstance(value, str) else value
 
 
-def sort_items(items: Sequence[Json], rules: Any) -> list[Json]:
-    """Stable multi-key sort with ``id`` as the final tie-breaker, like Wix's default order."""
-    ordered = sorted(items, key=lambda item: item["id"])
-    for rule in reversed(rules if isinstance(rules, list) else [None]):
+def _rules(rules: Any) -> list[tuple[str, bool]]:
+    """(field path, descending) for each sort rule, validated."""
+    checked = []
+    for rule in rules if isinstance(rules, list) else [None]:
         if (
             not isinstance(rule, dict)
             or not isinstance(rule.get("fieldName"), str)
             or (rule.get("order", "ASC") not in ("ASC", "DESC"))
         ):
             raise validation_error("sort", "sort needs a list of fieldName and ASC or DESC")
-        path, descending = rule["fieldName"], rule.get("order") == "DESC"
-        ordered.sort(
-            key=lambda item: (resolve(item, path) is not None, resolve(item, path)),
-            reverse=descending,
-        )
+        checked.append((rule["fieldName"], rule.get("order") == "DESC"))
+    return checked
+
+
+def _sort_key(item: Json, path: str) -> tuple[bool, Any]:
+    value = resolve(item, path)
+    return value is not None, value
+
+
+def sort_items(items: Sequence[Json], rules: Any) -> list[Json]:
+    """Stable multi-key sort with ``id`` as the final tie-breaker, like Wix's default order."""
+    ordered = sorted(items, key=lambda item: item["id"])
+    for path, descending in reversed(_rules(rules)):
+        ordered.sort(key=lambda item: _sort_key(item, path), reverse=descending)
     return ordered
+
+
+def _position(item: Json, rules: list[tuple[str, bool]]) -> list[Any]:
+    """Where an item stands in the order: its sort values, then its id (JSON, for a cursor)."""
+    return [list(_sort_key(item, path)) for path, _ in rules] + [item["id"]]
+
+
+def _after(item: Json, position: list[Any], rules: list[tuple[str, bool]]) -> bool:
+    """Whether `item` comes after `position` in the order `rules` and the id give."""
+    for (path, descending), mark in zip(rules, position, strict=False):
+        own = _sort_key(item, path)
+        if own != tuple(mark):
+            return bool(own < tuple(mark) if descending else own > tuple(mark))
+    return bool(item["id"] > position[-1])
 
 
 def _canonical(value: Any) -> str:
@@ -151,28 +192,33 @@ def bounded_int(raw: Any, default: int, low: int, high: int, where: str) -> int:
     return raw
 
 
-def cursor_scope(name: str, where: str, query: Json, raw: Any, extras: Json) -> tuple[Json, int]:
-    """Merge a request with its cursor into (scope, offset).
+def cursor_scope(
+    name: str, where: str, query: Json, raw: Any, extras: Json
+) -> tuple[Json, list[Any] | None]:
+    """Merge a request with its cursor into (scope, position after which the page starts).
 
     Later pages may send only the cursor, so it carries filter (``q``), sort (``s``) and
-    extras; whatever the request repeats must match, so cursors cannot switch queries.
+    extras; whatever the request repeats must match, so cursors cannot switch queries. The
+    cursor holds the last row's place in the order (``k``: its sort values and id), not a
+    count, so rows added, changed or removed meanwhile move no row past the client: a
+    ``updatedDate`` query paged while data changes misses nothing.
     """
     sent = {"q": query.get("filter"), "s": query.get("sort"), **extras}
     sent = {key: value for key, value in sent.items() if value not in (None, {}, [])}
     if not raw:
-        return sent, 0
+        return sent, None
     try:
         state = json.loads(base64.urlsafe_b64decode(str(raw) + "=" * (-len(str(raw)) % 4)))
         valid = isinstance(state, dict) and state.pop("e", None) == name
-        valid = valid and type(state.get("o")) is int and state["o"] >= 0
+        valid = valid and isinstance(state.get("k"), list) and len(state["k"]) >= 1
     except (ValueError, TypeError):
         valid = False
     if not valid:
         raise validation_error(where, "invalid cursor")
-    offset = state.pop("o")
+    position = state.pop("k")
     if any(_canonical(state.get(key)) != _canonical(value) for key, value in sent.items()):
         raise validation_error(where, "cursor was issued for a different query")
-    return state, offset
+    return state, position
 
 
 def cursor_page(
@@ -191,20 +237,27 @@ def cursor_page(
         raise validation_error(prefix, f"{prefix} and its cursorPaging must be objects")
     where = f"{prefix}.cursorPaging"
     limit = bounded_int(paging.get("limit"), limits[0], 1, limits[1], f"{where}.limit")
-    scope, offset = cursor_scope(
+    scope, position = cursor_scope(
         endpoint, f"{where}.cursor", query, paging.get("cursor"), extras or {}
     )
     keep, predicate = narrow(scope), compile_filter(scope.get("q") or {}, f"{prefix}.filter")
-    matches = sort_items(
-        [item for item in items if keep(item) and predicate(item)], scope.get("s") or default_sort
-    )
-    end = offset + limit
-    metadata: Json = {"count": len(matches[offset:end])}
-    if end < len(matches):
-        state = _canonical({"e": endpoint, "o": end, **scope}).encode()
+    order = scope.get("s") or default_sort
+    rules = _rules(order)
+    if position is not None and len(position) != len(rules) + 1:
+        raise validation_error(f"{where}.cursor", "invalid cursor")
+    matches = sort_items([item for item in items if keep(item) and predicate(item)], order)
+    try:
+        if position is not None:
+            matches = [item for item in matches if _after(item, position, rules)]
+    except TypeError:  # a forged position of another type than the field's
+        raise validation_error(f"{where}.cursor", "invalid cursor") from None
+    rows = matches[:limit]
+    metadata: Json = {"count": len(rows)}
+    if len(matches) > limit:
+        state = _canonical({"e": endpoint, "k": _position(rows[-1], rules), **scope}).encode()
         metadata["cursors"] = {"next": base64.urlsafe_b64encode(state).decode().rstrip("=")}
         metadata["hasNext"] = True
-    return matches[offset:end], metadata, scope
+    return rows, metadata, scope
 
 
 # ---------------------------------------------------------------- the HTTP app
