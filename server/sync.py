@@ -288,9 +288,10 @@ class SyncWorker:
                     if task.done():
                         del running[public_id]
                         schedule.ended(public_id, self._clock(), go_on=_goes_on(task))
-        finally:
+        finally:  # stopped: no pass outlives the worker (each lets go of its lease)
             for task in running.values():
                 task.cancel()
+            await asyncio.gather(*running.values(), return_exceptions=True)
 
     def _start_due(
         self,

@@ -144,8 +144,10 @@ class OutboundBudget:
         latest = self._now() + self._longest()
         announced = snapshot.get("announced")
         for category, entry in announced.items() if isinstance(announced, dict) else ():
+            if not isinstance(entry, list) or len(entry) != 3:
+                continue
             values = [v for v in map(number, entry) if v is not None]
-            if not isinstance(entry, list) or len(entry) != 3 or len(values) != 3:
+            if len(values) != 3:
                 continue
             limit, remaining, resets = values
             known = self._announced.get(category)

@@ -1,6 +1,7 @@
 """Providers of indexed connections that misbehave, served on the session's socket: lists
 without end, the same page again and again, answers whose headers make no sense, and a
-provider that holds its answers until a test lets it go.
+provider that throttles without end, and one that holds its answers until a test lets it
+go.
 
 Each answers at most `most` requests, then only 503s: a crawl without bounds fails its
 test on the counts instead of running for ever.
@@ -65,7 +66,7 @@ class Gate:
 class Hostile:
     """The request counting, the cap and the gate every hostile provider shares."""
 
-    def __init__(self, most: int, gate: Gate | None) -> None:
+    def __init__(self, most: int = 400, gate: Gate | None = None) -> None:
         self.most = most
         self.gate = gate
         self.requests: list[str] = []  # path?query of each request, in order
@@ -85,7 +86,8 @@ class Hostile:
             if self.gate is not None:
                 await self.gate.wait(number)
                 self.after_gate += bool(self.gate.opened_first)
-            return JSONResponse(answer(request))
+            answered = answer(request)
+            return answered if isinstance(answered, Response) else JSONResponse(answered)
 
         return Route(path, serve)
 
@@ -139,3 +141,18 @@ class EndlessBoxpressd(Hostile):
             for n in range(offset, offset + 100)
         ]
         return {"data": sessions, "meta": {"count": 100, "limit": 100, "offset": offset}}
+
+
+class ThrottlingBoxpressd(Hostile):
+    """Boxpressd answering every request 429 with `Retry-After: 0`."""
+
+    def routes(self) -> list[Route]:
+        throttled = {"error": {"code": "rate_limited", "message": "Too many requests"}}
+        return [
+            self.route(
+                "/{kind}s/{business}/sessions",
+                lambda request: JSONResponse(
+                    throttled, status_code=429, headers={"Retry-After": "0"}
+                ),
+            )
+        ]
