@@ -146,11 +146,12 @@ class SyncWorker:
             async with slots:
                 return await self.sync(config, progress)
 
-        async with asyncio.TaskGroup() as group:
-            passes = [
-                group.create_task(one(config))
-                for config in await self.indexed_configs(business_id, connection)
-            ]
+        configs = await self.indexed_configs(business_id, connection)
+        try:
+            async with asyncio.TaskGroup() as group:
+                passes = [group.create_task(one(config)) for config in configs]
+        except ExceptionGroup as failed:  # the store failed (a provider's failure is an
+            raise failed.exceptions[0] from None  # outcome): as itself, for the CLI to say
         return [task.result() for task in passes]
 
     async def sync(
