@@ -24,6 +24,8 @@ from server.sync import Outcome, Progress, SyncWorker
 from tests.server.conftest import settings_for
 from tests.upstream import SocketUpstream
 
+SAFETY_SECONDS = 60
+
 
 @dataclass(frozen=True)
 class Place:
@@ -79,8 +81,11 @@ class Indexed:
         return self.services.sync.with_time(self.time.clock, self.time.sleep)
 
     async def sync(self) -> Outcome:
+        """One pass; a pass that would take a minute (a provider's wait slept for real,
+        a crawl without end) fails the test instead of holding it."""
         [config] = await self.worker.indexed_configs(connection=self.public_id)
-        return await self.worker.sync(config, self.progress.append)
+        async with asyncio.timeout(SAFETY_SECONDS):
+            return await self.worker.sync(config, self.progress.append)
 
     async def status(self) -> SyncStatus:
         return (await self.services.index.status([self.connection_id]))[self.connection_id]
