@@ -32,6 +32,7 @@ from typing import Any
 
 from server.limits.passes import PassBounded, PassBounds, SyncPass, WaitTooLong, in_force
 from server.providers.errors import ProviderError, ProviderRejected
+from server.providers.http import ProviderHttp
 from server.providers.indexed import ConnectionIndex
 from server.providers.spec import ProviderSpec
 from server.runtimes import Runtimes
@@ -202,7 +203,7 @@ class SyncWorker:
         await self._index.started(record.id, now)
         checkpoint, pace = await self._index.checkpoint(record.id)
         sent = 0
-        with in_force(this_pass):
+        with in_force(this_pass):  # every request and wait of the crawl, within its bounds
             if http.budget is not None:
                 http.budget.restore(pace)  # pace on from wherever the last crawler stopped
             try:
@@ -249,7 +250,7 @@ class SyncWorker:
     async def _ended(
         self,
         config: ConnectionConfig,
-        http: Any,
+        http: ProviderHttp,
         *,
         error: str | None = None,
         stopped: str | None = None,

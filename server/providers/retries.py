@@ -97,6 +97,9 @@ async def _retrying(
 
 
 async def _within_pass(call: Callable[[], Awaitable[T]], this_pass: SyncPass, attempts: int) -> T:
+    """The tries of a call within a sync pass: a throttled answer is waited out for as
+    long as the pass allows (a crawler that gave up on a 429 would end a pass a provider
+    only asked to slow), every other transient failure uses up one of `attempts`."""
     backoff = wait_random_exponential(multiplier=0.1, max=60.0)
     failures = 0
     asked_by = ""
