@@ -38,6 +38,9 @@ class NotCaughtUp(click.ClickException):
 
     exit_code = 3
 
+    def show(self, file: Any = None) -> None:
+        click.echo(self.format_message(), err=True)  # each connection says why itself
+
 
 def _debugging() -> bool:
     context = click.get_current_context(silent=True)

@@ -78,6 +78,7 @@ def test_a_pass_stopped_at_its_bound_exits_3_and_the_next_goes_on(run, hostile) 
         "(BUSINESS_API_SYNC_PASS_REQUESTS); the next pass goes on from where it stopped"
     )
     assert said in first.stderr and "run `business-api sync` again to go on" in first.stderr
+    assert "Error" not in first.stderr  # nothing failed
     assert "Traceback" not in first.output
     [row] = listed(run)
     assert row["last_error"] == said and row["indexed"] == 300 and row["last_sync"] == "-"
