@@ -32,6 +32,16 @@ class NotReady(click.ClickException):
     exit_code = 2
 
 
+class NotCaughtUp(click.ClickException):
+    """`sync` did not catch every connection up, and nothing failed: a pass stopped at
+    its bound, or another sync holds a connection. Exit 3: run it again (when it says)."""
+
+    exit_code = 3
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.format_message(), err=True)  # each connection says why itself
+
+
 def _debugging() -> bool:
     context = click.get_current_context(silent=True)
     return bool(context and context.find_root().params.get("debug"))
@@ -669,9 +679,12 @@ async def changes_list(
 @click.option("--connection", "connection_id", default=None, help="Only this connection.")
 @_run
 async def sync_command(handle: str | None, connection_id: str | None) -> None:
-    """Crawl the indexed providers until caught up.
+    """Crawl the indexed providers: one bounded pass each.
 
-    Each provider is crawled within its own rate limit; progress goes to stderr."""
+    Each provider is crawled within its own rate limit, several connections at once;
+    progress goes to stderr. Exit 0 when every connection is caught up, 1 when one
+    failed, 3 when one is not caught up yet (a pass stopped at its bound, or another
+    sync holds the connection): run it again, when it says."""
 
     async def work(services: Any) -> None:
         business_id = await _business_id(services, handle) if handle else None
@@ -683,17 +696,31 @@ async def sync_command(handle: str | None, connection_id: str | None) -> None:
         if not outcomes:
             _say("No indexed connection to sync.")
         for outcome in outcomes:
-            if outcome.skipped:
-                _say(f"{outcome.provider} {outcome.connection}: being synced elsewhere; skipped.")
-            elif outcome.synced:
+            if outcome.synced:
                 _say(f"{outcome.provider} {outcome.connection}: caught up.")
         failed = [o for o in outcomes if o.error]
         if failed:
             raise click.ClickException(
                 "; ".join(f"{o.provider} {o.connection}: {o.error}" for o in failed)
             )
+        behind = [_behind(o) for o in outcomes if o.skipped or o.stopped]
+        if behind:
+            raise NotCaughtUp("; ".join(behind))
 
     await _with_services(_settings(), work)
+
+
+def _behind(outcome: Any) -> str:
+    """Why a connection is not caught up, and when to run `sync` again."""
+    name = f"{outcome.provider} {outcome.connection}"
+    if outcome.stopped:
+        return f"{name}: {outcome.stopped}: run `business-api sync` again to go on"
+    until = outcome.held_until
+    when = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if until else "soon"
+    return (
+        f"{name}: another sync holds this connection until {when} (it renews its hold while "
+        "it runs; one that was killed lets go then): run `business-api sync` again after that"
+    )
 
 
 @main.command(epilog=settings_help())

@@ -174,8 +174,8 @@ async def first_sync(services: Services) -> None:
     for outcome in await services.sync.sync_all(
         progress=lambda progress: click.echo(f"Indexing {progress.line()}", err=True)
     ):
-        if outcome.error:
-            click.echo(f"{outcome.provider}: {outcome.error}", err=True)
+        if outcome.error or outcome.stopped:
+            click.echo(f"{outcome.provider}: {outcome.error or outcome.stopped}", err=True)
 
 
 class DemoServer(uvicorn.Server):

@@ -24,6 +24,7 @@ from server.directory import StoreDirectory
 from server.limits.in_process import MemoryRateLimiter
 from server.limits.in_redis import RedisRateLimiter
 from server.limits.outbound import budget_storage
+from server.limits.passes import PassBounds
 from server.limits.rate import RateLimiter
 from server.providers.breaker import breaker_factory
 from server.providers.http import Transport, UpstreamLimits
@@ -179,6 +180,12 @@ class Services:
                 specs,
                 secret,
                 lease_seconds=settings.sync_lease_seconds,
+                bounds=PassBounds(
+                    requests=settings.sync_pass_requests,
+                    seconds=settings.sync_pass_seconds,
+                    wait_limit=settings.provider_wait_limit_seconds,
+                ),
+                concurrency=settings.sync_concurrency,
             ),
             reference_html=graph.reference_html,
             rate_limiter=build_rate_limiter(settings),

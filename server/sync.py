@@ -1,31 +1,44 @@
 """The sync worker: crawls indexed connections into the store, within their providers'
 limits, one crawler per connection across every process.
 
-A sync takes the connection's lease in the store (renewed while it runs, so a crawl that
-waits on a rate limit keeps it), runs the provider's crawler from the last committed
-checkpoint, commits each batch with its next checkpoint, and records how it ended. An
-interrupted crawl resumes after its last committed batch; a finished one makes the next
-sync incremental. A provider that fails leaves the index as it was (queries keep serving
-the last good data) and the failure in the sync state for `connections list`.
+A sync pass takes the connection's lease in the store (renewed while it runs, so a crawl
+that waits on a rate limit keeps it), runs the provider's crawler from the last
+committed checkpoint, commits each batch with its next checkpoint, and records how it
+ended. An interrupted crawl resumes after its last committed batch; a finished one makes
+the next sync incremental. A provider that fails leaves the index as it was (queries
+keep serving the last good data) and the failure in the sync state for `connections
+list`.
+
+Connections are synced independently: several at once (`BUSINESS_API_SYNC_CONCURRENCY`),
+each pass bounded in requests, time and the longest wait it accepts
+(`server/limits/passes.py`), so that one connection's trouble never freezes or delays
+another's. A pass that reaches a bound is not a failure: it says so in the sync state and
+the next pass goes on from its checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import hmac
 import logging
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
+from server.limits.passes import PassBounded, PassBounds, SyncPass, WaitTooLong, in_force
 from server.providers.errors import ProviderError, ProviderRejected
+from server.providers.http import ProviderHttp
 from server.providers.indexed import ConnectionIndex
 from server.providers.spec import ProviderSpec
 from server.runtimes import Runtimes
 from server.store.index import IndexStore
 from server.store.repository import ConnectionConfig, Store
+from server.sync_schedule import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +65,16 @@ class Outcome:
     connection: str
     provider: str
     synced: bool  # caught up
-    skipped: bool = False  # another process holds the lease
+    skipped: bool = False  # another sync holds the lease
     error: str | None = None
+    stopped: str | None = None  # the pass reached a bound before catching up: why
+    held_until: datetime | None = None  # when skipped: when the other sync's lease runs out
 
 
 class SyncWorker:
+    """Sync passes over indexed connections. `clock` (wall-clock seconds) and `sleep` are
+    the time provider waits and pass bounds are measured in; leases keep real time."""
+
     def __init__(
         self,
         store: Store,
@@ -66,6 +84,10 @@ class SyncWorker:
         secret: str,
         *,
         lease_seconds: float = 60.0,
+        bounds: PassBounds | None = None,
+        concurrency: int = 4,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
         self._index = index
@@ -73,7 +95,20 @@ class SyncWorker:
         self._specs = {spec.name: spec for spec in specs}
         self._person_key = hashlib.sha256(b"person ids:" + secret.encode()).digest()
         self._lease_seconds = lease_seconds
+        self._bounds = bounds or PassBounds()
+        self._concurrency = max(concurrency, 1)
+        self._clock = clock
+        self._sleep = sleep
         self.owner = f"{uuid.uuid4().hex[:12]}"  # this process, in the leases it takes
+
+    def with_time(
+        self, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]
+    ) -> SyncWorker:
+        """This worker, measuring provider waits and pass bounds on another clock (a
+        test's fake one): the same store, runtimes, bounds and lease owner."""
+        twin = copy.copy(self)
+        twin._clock, twin._sleep = clock, sleep
+        return twin
 
     def _person_id(self, connection: str) -> Callable[[str], str]:
         def person_id(identity: str) -> str:
@@ -104,14 +139,26 @@ class SyncWorker:
         connection: str | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> list[Outcome]:
-        outcomes = []
-        for config in await self.indexed_configs(business_id, connection):
-            outcomes.append(await self.sync(config, progress))
-        return outcomes
+        """One pass of every indexed connection (or those named), up to the concurrency
+        at once, so that none waits for another's provider; outcomes in store order."""
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def one(config: ConnectionConfig) -> Outcome:
+            async with slots:
+                return await self.sync(config, progress)
+
+        configs = await self.indexed_configs(business_id, connection)
+        try:
+            async with asyncio.TaskGroup() as group:
+                passes = [group.create_task(one(config)) for config in configs]
+        except ExceptionGroup as failed:  # the store failed (a provider's failure is an
+            raise failed.exceptions[0] from None  # outcome): as itself, for the CLI to say
+        return [task.result() for task in passes]
 
     async def sync(
         self, config: ConnectionConfig, progress: Callable[[Progress], None] | None = None
     ) -> Outcome:
+        """One pass of one connection."""
         record = config.connection
         spec = self._specs.get(record.provider)
         if spec is None or spec.crawler is None or config.credential is None:
@@ -120,7 +167,8 @@ class SyncWorker:
         if not await self._index.take_lease(
             record.id, self.owner, datetime.now(UTC), self._lease_seconds
         ):
-            return Outcome(record.public_id, record.provider, False, skipped=True)
+            until = await self._index.lease_until(record.id)
+            return Outcome(record.public_id, record.provider, False, skipped=True, held_until=until)
         renewing = asyncio.create_task(self._renew(record.id))
         try:
             return await self._crawl(spec, config, progress)
@@ -150,66 +198,159 @@ class SyncWorker:
             ConnectionIndex(self._index, record.id),
             self._person_id(record.public_id),
         )
+        this_pass = SyncPass(self._bounds, provider=spec.name, clock=self._clock, sleep=self._sleep)
         now = datetime.now(UTC)
         await self._index.started(record.id, now)
         checkpoint, pace = await self._index.checkpoint(record.id)
-        if http.budget is not None:
-            http.budget.restore(pace)  # pace on from wherever the last crawler stopped
         sent = 0
-        try:
-            async for found in crawler.crawl(checkpoint, now):
-                requests, sent = http.calls - sent, http.calls
-                await self._index.commit(
-                    record.id,
-                    replace(found, requests=requests),
-                    http.budget.snapshot() if http.budget else None,
-                )
-                if progress is not None:
-                    status = (await self._index.status([record.id]))[record.id]
-                    progress(
-                        Progress(
-                            record.public_id,
-                            record.provider,
-                            status.requests,
-                            status.participants,
-                            status.registrations,
-                            http.waited_seconds,
-                        )
+        with in_force(this_pass):  # every request and wait of the crawl, within its bounds
+            if http.budget is not None:
+                http.budget.restore(pace)  # pace on from wherever the last crawler stopped
+            try:
+                async for found in crawler.crawl(checkpoint, now):
+                    requests, sent = http.calls - sent, http.calls
+                    await self._index.commit(
+                        record.id,
+                        replace(found, requests=requests),
+                        http.budget.snapshot() if http.budget else None,
                     )
-        except ProviderError as error:
-            message = _failure(error, record.public_id)
-            log.warning(
-                "sync failed: connection=%s provider=%s status=%s cause=%s",
-                record.public_id,
-                record.provider,
-                error.status,
-                error.detail,
-            )
-            await self._index.finished(record.id, datetime.now(UTC), message)
-            return Outcome(record.public_id, record.provider, False, error=message)
-        except Exception:
-            log.exception(
-                "sync crashed: connection=%s provider=%s", record.public_id, record.provider
-            )
-            message = "the crawl failed on our side; see the server log"
-            await self._index.finished(record.id, datetime.now(UTC), message)
-            return Outcome(record.public_id, record.provider, False, error=message)
+                    if progress is not None:
+                        status = (await self._index.status([record.id]))[record.id]
+                        progress(
+                            Progress(
+                                record.public_id,
+                                record.provider,
+                                status.requests,
+                                status.participants,
+                                status.registrations,
+                                this_pass.waited,
+                            )
+                        )
+            except PassBounded as bound:
+                return await self._ended(config, http, stopped=_not_caught_up(bound, this_pass))
+            except ProviderError as error:
+                log.warning(
+                    "sync failed: connection=%s provider=%s status=%s cause=%s",
+                    record.public_id,
+                    record.provider,
+                    error.status,
+                    error.detail,
+                )
+                return await self._ended(config, http, error=_failure(error, record.public_id))
+            except Exception:
+                log.exception(
+                    "sync crashed: connection=%s provider=%s", record.public_id, record.provider
+                )
+                message = "the crawl failed on our side; see the server log"
+                return await self._ended(config, http, error=message)
         await self._index.finished(record.id, datetime.now(UTC), None)
         self._runtimes.connection_synced(record.id)  # its new freshness, here at once
         return Outcome(record.public_id, record.provider, True)
 
+    async def _ended(
+        self,
+        config: ConnectionConfig,
+        http: ProviderHttp,
+        *,
+        error: str | None = None,
+        stopped: str | None = None,
+    ) -> Outcome:
+        """A pass that did not catch up: the provider's last word on its limits kept for
+        the next one, and why in the sync state."""
+        record = config.connection
+        if http.budget is not None:
+            await self._index.save_pace(record.id, http.budget.snapshot())
+        await self._index.finished(record.id, datetime.now(UTC), error or stopped)
+        return Outcome(record.public_id, record.provider, False, error=error, stopped=stopped)
+
     async def run_every(self, interval_seconds: float, *, first_after: float = 0.0) -> None:
-        """The background sync of `serve` and `demo`: every connection, every interval
-        (the first pass after `first_after` seconds)."""
-        await asyncio.sleep(first_after)
-        while True:
-            try:
-                for outcome in await self.sync_all():
-                    if outcome.error:
-                        log.warning("sync of %s: %s", outcome.connection, outcome.error)
-            except Exception:
-                log.exception("background sync failed")
-            await asyncio.sleep(interval_seconds)
+        """The background sync of `serve` and `demo`: each connection on a schedule of its
+        own (`sync_schedule.py`), `interval_seconds` after its last pass ended, up to the
+        concurrency at once (the first passes after `first_after` seconds)."""
+        await self._sleep(first_after)
+        schedule = Schedule(interval_seconds)
+        running: dict[str, asyncio.Task[Outcome]] = {}
+        try:
+            while True:
+                configs = await self._configs_or_none()
+                wait: float | None = interval_seconds  # the store failed: try again then
+                if configs is not None:
+                    wait = self._start_due(schedule, configs, running, interval_seconds)
+                timer = asyncio.ensure_future(self._sleep(wait)) if wait is not None else None
+                waited_on: list[asyncio.Future[Any]] = [*running.values()]
+                try:
+                    await asyncio.wait(
+                        [*waited_on, *([timer] if timer else [])],
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+                for public_id, task in list(running.items()):
+                    if task.done():
+                        del running[public_id]
+                        schedule.ended(public_id, self._clock(), go_on=_goes_on(task))
+        finally:  # stopped: no pass outlives the worker (each lets go of its lease)
+            for task in running.values():
+                task.cancel()
+            await asyncio.gather(*running.values(), return_exceptions=True)
+
+    def _start_due(
+        self,
+        schedule: Schedule,
+        configs: dict[str, ConnectionConfig],
+        running: dict[str, asyncio.Task[Outcome]],
+        interval_seconds: float,
+    ) -> float | None:
+        """Start the passes due, the longest overdue first, in the free slots; how long
+        until the next one is due (None: no slot is free, only a pass ending matters)."""
+        now = self._clock()
+        schedule.keep(configs, now)
+        free = self._concurrency - len(running)
+        for public_id in schedule.due(now, running.keys(), free):
+            running[public_id] = asyncio.create_task(self.sync(configs[public_id]))
+        if len(running) >= self._concurrency:
+            return None
+        due = schedule.next_due(running.keys())
+        # Without one due, still look again after an interval: for connections added since.
+        return interval_seconds if due is None else max(due - now, 0.0)
+
+    async def _configs_or_none(self) -> dict[str, ConnectionConfig] | None:
+        try:
+            return {c.connection.public_id: c for c in await self.indexed_configs()}
+        except Exception:
+            log.exception("background sync failed to read the connections")
+            return None
+
+
+def _goes_on(task: asyncio.Task[Outcome]) -> bool:
+    """Whether a finished pass stopped at a bound with more to do; its outcome logged."""
+    if task.cancelled():
+        return False
+    error = task.exception()
+    if error is not None:
+        log.error("background sync pass failed", exc_info=error)
+        return False
+    outcome = task.result()
+    if outcome.error:
+        log.warning("sync of %s: %s", outcome.connection, outcome.error)
+    elif outcome.stopped:
+        log.info("sync of %s: %s", outcome.connection, outcome.stopped)
+    return outcome.stopped is not None
+
+
+def _not_caught_up(bound: PassBounded, this_pass: SyncPass) -> str:
+    """What a pass that stopped at a bound says in `connections list`."""
+    throttled = ""
+    if this_pass.throttled:
+        throttled = (
+            f"; the provider throttled {this_pass.throttled} of its "
+            f"{this_pass.requests} requests (HTTP 429)"
+        )
+    return (
+        f"not caught up yet: this pass stopped because {bound.reason}{throttled}; "
+        "the next pass goes on from where it stopped"
+    )
 
 
 def _failure(error: ProviderError, connection: str) -> str:
@@ -221,4 +362,6 @@ def _failure(error: ProviderError, connection: str) -> str:
         )
     if error.status == 404:
         return "the provider does not know this account (HTTP 404): check --account-id"
+    if isinstance(error, WaitTooLong):
+        return f"the provider failed: {error.detail}; the next pass asks again"
     return f"the provider failed: {error.detail}"

@@ -10,9 +10,12 @@ keysets (the number of the last participant listed).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
+
+import msgspec
 
 from schema.errors import BadUserInput
 from schema.records import (
@@ -25,7 +28,69 @@ from schema.records import (
 from schema.scalars import Instant
 from schema.source import ConnectionRecord
 from server.providers.base import Listed
+from server.providers.errors import InvalidResponse
 from server.store.index import Found, IndexStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# What a crawled page may hold, checked as it is decoded (a page that breaks it is a
+# provider failure, and nothing of it is indexed): ids and emails that fit the index and
+# keep a checkpoint small, timestamps with a time zone in a plausible range.
+ProviderId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Email = Annotated[str, msgspec.Meta(max_length=400)]
+Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+TEXT = 400  # the index's width for names and titles: longer ones are cut
+EARLIEST, LATEST = 1970, 9999  # the years a provider's timestamp may fall in
+
+
+def check_years(*moments: datetime | None) -> None:
+    """For a struct's `__post_init__`: a timestamp before 1970 is no provider's record
+    (and one near year 1 cannot be moved back by an overlap)."""
+    for moment in moments:
+        if moment is not None and not EARLIEST <= moment.year <= LATEST:
+            raise ValueError(f"a timestamp in the year {moment.year}")
+
+
+def clip(text: str | None) -> str | None:
+    return text[:TEXT] if text else None
+
+
+def read_checkpoint(raw: Any, into: type[T], connection: str) -> T | None:
+    """A stored checkpoint as the crawler's own type; None (a crawl from the start) when
+    it cannot be read: a crawl that starts afresh rewrites what it finds again, where one
+    that failed on its checkpoint would fail at every sync."""
+    if raw is None:
+        return None
+    try:
+        return msgspec.convert(raw, into)
+    except (msgspec.ValidationError, TypeError, ValueError) as error:
+        log.warning(
+            "unreadable checkpoint, crawling from the start: connection=%s error=%s",
+            connection,
+            error,
+        )
+        return None
+
+
+class SeenItems:
+    """The items one sync pass has read from one list: a page that brings back an item
+    already read, where new ones were expected, is a provider failure, not a loop."""
+
+    def __init__(self, provider: str, what: str) -> None:
+        self._provider = provider
+        self._what = what
+        self._seen: set[str] = set()
+
+    def add(self, ids: Sequence[str]) -> None:
+        repeated = len(ids) - len(set(ids) - self._seen)
+        if repeated:
+            raise InvalidResponse(
+                self._provider,
+                f"a page of {self._what} repeats items already read ({repeated} of "
+                f"{len(ids)}) where new ones were expected",
+            )
+        self._seen.update(ids)
 
 
 class IndexView(Protocol):

@@ -189,6 +189,7 @@ class IndexStore:
                     ],
                     ["connection_id", "provider_id"],
                     ["name", "email"],
+                    keep_unless_given=["name"],  # a sighting without a name erases none
                 )
             if found.sessions:
                 await _upsert(
@@ -340,6 +341,21 @@ class IndexStore:
             )
             return bool(getattr(result, "rowcount", 0))
 
+    async def lease_until(self, connection_id: int) -> datetime | None:
+        """When the connection's lease runs out, unless its holder renews it (None: held
+        by nobody)."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(SyncState.lease_until).where(SyncState.connection_id == connection_id)
+            )
+
+    async def save_pace(self, connection_id: int, pace: Any) -> None:
+        """The provider's last word on its limits, kept when a pass ends between commits."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(SyncState).where(SyncState.connection_id == connection_id).values(pace=pace)
+            )
+
     async def release_lease(self, connection_id: int, owner: str) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
@@ -407,8 +423,10 @@ async def _upsert(
     changes: list[str],
     *,
     only_if_not_outranked: bool = False,
+    keep_unless_given: Sequence[str] = (),
 ) -> None:
-    """INSERT … ON CONFLICT DO UPDATE, on SQLite and PostgreSQL alike."""
+    """INSERT … ON CONFLICT DO UPDATE, on SQLite and PostgreSQL alike. A column named in
+    `keep_unless_given` keeps its value where the new row has none."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for start in range(0, len(rows), 500):  # keeps each statement's parameters bounded
         statement = insert(model).values(rows[start : start + 500])
@@ -420,7 +438,14 @@ async def _upsert(
                 where = model.__table__.c.precedence <= statement.excluded.precedence
             statement = statement.on_conflict_do_update(
                 index_elements=keys,
-                set_={name: statement.excluded[name] for name in changes},
+                set_={
+                    name: (
+                        func.coalesce(statement.excluded[name], model.__table__.c[name])
+                        if name in keep_unless_given
+                        else statement.excluded[name]
+                    )
+                    for name in changes
+                },
                 where=where,
             )
         await session.execute(statement)

@@ -110,7 +110,11 @@ def test_two_servers_and_a_cli_sync_crawl_a_connection_once(kind: str, tmp_path:
                 text=True,
                 timeout=120,
             )
-            assert cli.returncode == 0, cli.stderr
+            # Caught up itself, or a server's background sync held the connection: then
+            # it says until when, and exits 3 (not caught up yet), never 0 ("skipped").
+            assert cli.returncode in (0, 3), cli.stderr
+            if cli.returncode == 3:
+                assert "another sync holds this connection until" in cli.stderr
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:  # until the first full crawl is through
                 stats = httpx.get(f"{emulator}/__stats").json()

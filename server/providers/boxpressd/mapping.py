@@ -7,6 +7,8 @@ activity session. Optional fields may be absent.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 from schema.records import (
@@ -16,12 +18,13 @@ from schema.records import (
     RegistrationRecord,
 )
 from schema.scalars import Instant
+from server.providers.indexed import ProviderId, Timestamp, check_years, clip
 
 PROVIDER = "boxpressd"
 
 
 class User(msgspec.Struct, rename="camel", gc=False):
-    id: str
+    id: ProviderId
     display_name: str | None = None
 
 
@@ -30,12 +33,15 @@ class Cigar(msgspec.Struct, gc=False):
 
 
 class SmokeSession(msgspec.Struct, rename="camel", gc=False):
-    id: str
-    created_at: str
+    id: ProviderId
+    created_at: Timestamp
     user: User
-    started_at: str | None = None
-    ended_at: str | None = None
+    started_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
     cigar: Cigar | None = None
+
+    def __post_init__(self) -> None:
+        check_years(self.created_at, self.started_at, self.ended_at)
 
 
 class Meta(msgspec.Struct, gc=False):
@@ -49,12 +55,16 @@ class SessionsPage(msgspec.Struct, gc=False):
     meta: Meta
 
 
+def instant(moment: datetime | None) -> Instant | None:
+    return Instant.at(moment) if moment is not None else None
+
+
 def participant(connection: str, session: SmokeSession) -> ParticipantRecord:
     return ParticipantRecord(
         key=ParticipantKey(connection, session.user.id),
-        name=session.user.display_name or None,
+        name=clip(session.user.display_name),
         email=None,
-        created_at=Instant.of(session.created_at),
+        created_at=instant(session.created_at),
         provider=PROVIDER,
     )
 
@@ -63,18 +73,18 @@ def registration(session: SmokeSession) -> RegistrationRecord:
     return RegistrationRecord(
         provider_id=session.id,
         status="attended",
-        confirmed_at=Instant.of(session.started_at),
+        confirmed_at=instant(session.started_at),
         session_id=session.id,
-        created_at=Instant.of(session.created_at),
+        created_at=instant(session.created_at),
     )
 
 
 def activity_session(session: SmokeSession) -> ActivitySessionRecord:
     return ActivitySessionRecord(
         provider_id=session.id,
-        title=session.cigar.name if session.cigar else None,
-        starts_at=Instant.of(session.started_at),
-        ends_at=Instant.of(session.ended_at),
+        title=clip(session.cigar.name) if session.cigar else None,
+        starts_at=instant(session.started_at),
+        ends_at=instant(session.ended_at),
         capacity=None,
         status="attended",
     )

@@ -4,30 +4,46 @@ read once into the index and then kept up to date with as few requests as possib
 Lists come 20 to a page in creation order, so what is new is at their end: the
 checkpoint keeps, for the sessions and the bookings lists, how many items were read, and
 a sync reads from the page holding the next one (the last, partial page is read again).
-Each new session's participants are fetched once (one request per session). A finished
-session's participants do not change, but a recent or upcoming one's still can: every
-sync also re-checks the participants of up to `RECHECK` sessions that started in the
-last day or start within 30 days, taking them in turn (the checkpoint remembers where
-it stopped). A second sync on unchanged data therefore costs at most 1 sessions page, 1
-bookings page and `RECHECK` participants lists: 7 requests.
+Each new session's participants are fetched once (one request per session), right after
+the page that listed it, so the checkpoint holds at most one page's sessions still to
+fetch, whatever the provider lists. A finished session's participants do not change, but
+a recent or upcoming one's still can: every sync also re-checks the participants of up
+to `RECHECK` sessions that started in the last day or start within 30 days, taking them
+in turn (the checkpoint remembers where it stopped). A second sync on unchanged data
+therefore costs at most 1 sessions page, 1 bookings page and `RECHECK` participants
+lists: 7 requests.
 
 Each step is committed with the checkpoint after it, so an interrupted crawl goes on
 from the last committed step. A cancelled booking outranks a participants list (its
 registration stays `cancelled` whatever a later re-check of the session shows).
+
+What the provider answers is checked as it is decoded (`mapping.py`): a page of more than
+20 items, or one bringing back items this pass already read where new ones were
+expected, is a provider failure, not a crawl without end.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from urllib.parse import quote
+
+import msgspec
 
 from schema.records import ParticipantKey, ParticipantRecord, RegistrationRecord
 from schema.scalars import Instant
 from schema.source import ConnectionRecord
+from server.providers.errors import InvalidResponse
 from server.providers.http import ProviderHttp, decode
-from server.providers.indexed import IndexView, PersonIds
+from server.providers.indexed import (
+    IndexView,
+    PersonIds,
+    ProviderId,
+    SeenItems,
+    clip,
+    read_checkpoint,
+)
 from server.providers.sessions import mapping
 from server.store.index import Found
 
@@ -35,6 +51,36 @@ RECHECK = 5
 RECENT = timedelta(days=1)
 UPCOMING = timedelta(days=30)
 PARTICIPANTS_LIST, BOOKING = 1, 2  # precedence: a booking outranks a participants list
+
+
+class Checkpoint(msgspec.Struct):
+    """Where a crawl stands: a few numbers and at most a page of ids, whatever the
+    provider does (`pending`, the earlier form's list of every session still to fetch,
+    is read to resume from it, never written)."""
+
+    sessions: Annotated[int, msgspec.Meta(ge=0)] = 0  # sessions read, in list order
+    bookings: Annotated[int, msgspec.Meta(ge=0)] = 0
+    page: Annotated[list[ProviderId], msgspec.Meta(max_length=mapping.PAGE)] = []
+    recheck_after: ProviderId | None = None
+    pending: list[Any] = []
+
+    def written(self) -> dict[str, Any]:
+        return {
+            "sessions": self.sessions,
+            "bookings": self.bookings,
+            "page": list(self.page),
+            "recheck_after": self.recheck_after,
+        }
+
+
+def resumed(raw: Any, connection: str) -> Checkpoint:
+    state = read_checkpoint(raw, Checkpoint, connection) or Checkpoint()
+    if state.pending:
+        # The earlier form listed every session first, then fetched the participants of
+        # those still pending: the last ones listed. List them again, page by page.
+        state.sessions = max(state.sessions - len(state.pending), 0)
+        state.pending = []
+    return state
 
 
 async def probe(http: ProviderHttp, connection: ConnectionRecord) -> None:
@@ -57,47 +103,60 @@ class SessionsCrawler:
         self._person_id = person_id
 
     async def crawl(self, checkpoint: Any, now: datetime) -> AsyncIterator[Found]:
-        state: dict[str, Any] = {
-            "sessions": 0,  # sessions read, in list order
-            "bookings": 0,
-            "pending": [],  # sessions whose participants are still to be read
-            "recheck_after": None,
-            **(checkpoint or {}),
-        }
+        state = resumed(checkpoint, self._connection)
         fetched: set[str] = set()
-        async for found in self._sessions(state):
+        async for found in self._pending(state, fetched):
+            yield found
+        async for found in self._sessions(state, fetched):
             yield found
         async for found in self._bookings(state):
             yield found
-        while state["pending"]:
-            session_id, created = state["pending"][0]
-            found = await self._participants(session_id, Instant.of(created))
-            fetched.add(session_id)
-            state = {**state, "pending": state["pending"][1:]}
-            yield Found(found.participants, (), found.registrations, dict(state))
         async for found in self._recheck(state, now, fetched):
             yield found
 
     async def _list(self, path: str, number: int, into: type[Any]) -> list[Any]:
         body = await self._http.get(path, cast(Any, mapping.ListBody), {"page": number})
-        return [decode(mapping.PROVIDER, raw, into) for raw in mapping.items(body)]
+        raw = mapping.items(body)
+        if len(raw) > mapping.PAGE:
+            raise InvalidResponse(
+                mapping.PROVIDER, f"{len(raw)} items on a page of {path}, not {mapping.PAGE}"
+            )
+        return [decode(mapping.PROVIDER, item, into) for item in raw]
 
-    async def _sessions(self, state: dict[str, Any]) -> AsyncIterator[Found]:
+    async def _pending(self, state: Checkpoint, fetched: set[str]) -> AsyncIterator[Found]:
+        """The participants of the sessions on the last page listed, one at a time."""
+        created = await self._index.sessions(state.page)
+        while state.page:
+            session_id = state.page[0]
+            record = created.get(session_id)
+            found = await self._participants(session_id, record.created_at if record else None)
+            fetched.add(session_id)
+            state.page = state.page[1:]
+            yield Found(found.participants, (), found.registrations, state.written())
+
+    async def _sessions(self, state: Checkpoint, fetched: set[str]) -> AsyncIterator[Found]:
+        seen = SeenItems(mapping.PROVIDER, "sessions")
         while True:
-            read = state["sessions"]
+            read = state.sessions
             page = await self._list("/api/sessions", read // mapping.PAGE + 1, mapping.Session)
             new = page[read % mapping.PAGE :]
-            pending = [[s.id, s.created_at] for s in new]
-            state.update(sessions=read + len(new), pending=state["pending"] + pending)
-            yield Found(sessions=[mapping.activity_session(s) for s in new], checkpoint=dict(state))
+            seen.add([s.id for s in new])
+            state.sessions, state.page = read + len(new), [s.id for s in new]
+            yield Found(
+                sessions=[mapping.activity_session(s) for s in new], checkpoint=state.written()
+            )
+            async for found in self._pending(state, fetched):
+                yield found
             if len(page) < mapping.PAGE or not new:
                 return
 
-    async def _bookings(self, state: dict[str, Any]) -> AsyncIterator[Found]:
+    async def _bookings(self, state: Checkpoint) -> AsyncIterator[Found]:
+        seen = SeenItems(mapping.PROVIDER, "bookings")
         while True:
-            read = state["bookings"]
+            read = state.bookings
             page = await self._list("/api/bookings", read // mapping.PAGE + 1, mapping.Booking)
             new = page[read % mapping.PAGE :]
+            seen.add([b.id for b in new])
             created = await self._index.sessions([b.session_id for b in new if b.session_id])
             participants, registrations = [], []
             for booking in new:
@@ -127,8 +186,8 @@ class SessionsCrawler:
                             precedence,
                         )
                     )
-            state.update(bookings=read + len(new))
-            yield Found(participants, (), registrations, dict(state))
+            state.bookings = read + len(new)
+            yield Found(participants, (), registrations, state.written())
             if len(page) < mapping.PAGE or not new:
                 return
 
@@ -150,7 +209,7 @@ class SessionsCrawler:
         return Found(participants, (), registrations)
 
     async def _recheck(
-        self, state: dict[str, Any], now: datetime, fetched: set[str]
+        self, state: Checkpoint, now: datetime, fetched: set[str]
     ) -> AsyncIterator[Found]:
         candidates = await self._index.sessions_starting_between(
             Instant.at(now - RECENT), Instant.at(now + UPCOMING)
@@ -158,15 +217,15 @@ class SessionsCrawler:
         candidates = [c for c in candidates if c not in fetched]
         if not candidates:
             return
-        after = state.get("recheck_after")
+        after = state.recheck_after
         start = candidates.index(after) + 1 if after in candidates else 0
         turn = (candidates[start:] + candidates[:start])[:RECHECK]
         sessions = await self._index.sessions(turn)
         for session_id in turn:
             record = sessions.get(session_id)
             found = await self._participants(session_id, record.created_at if record else None)
-            state = {**state, "recheck_after": session_id}
-            yield Found(found.participants, (), found.registrations, dict(state))
+            state.recheck_after = session_id
+            yield Found(found.participants, (), found.registrations, state.written())
 
     def _person(
         self, email: str | None, name: str | None, seen_at: Instant | None
@@ -176,7 +235,7 @@ class SessionsCrawler:
             return None
         return ParticipantRecord(
             key=ParticipantKey(self._connection, self._person_id(email)),
-            name=name,
+            name=clip(name),
             email=email.strip(),
             created_at=seen_at,
             provider=mapping.PROVIDER,

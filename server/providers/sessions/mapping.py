@@ -10,17 +10,20 @@ arrays, or `{"data": [...]}`.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 from schema.records import ActivitySessionRecord, RegistrationRecord
 from schema.scalars import Instant
+from server.providers.indexed import Email, ProviderId, Timestamp, check_years, clip
 
 PROVIDER = "sessions"
 PAGE = 20  # every list's page; a shorter page is the last
 
 
 class Person(msgspec.Struct, rename="camel", gc=False):
-    email: str | None = None
+    email: Email | None = None
     first_name: str | None = None
     last_name: str | None = None
 
@@ -42,22 +45,28 @@ class Participant(msgspec.Struct, rename="camel", gc=False):
 
 
 class Session(msgspec.Struct, rename="camel", gc=False):
-    id: str
+    id: ProviderId
     name: str | None = None
-    created_at: str | None = None
-    start_at: str | None = None
-    planned_end: str | None = None
-    ended_at: str | None = None
+    created_at: Timestamp | None = None
+    start_at: Timestamp | None = None
+    planned_end: Timestamp | None = None
+    ended_at: Timestamp | None = None
+
+    def __post_init__(self) -> None:
+        check_years(self.created_at, self.start_at, self.planned_end, self.ended_at)
 
 
 class Booking(msgspec.Struct, rename="camel", gc=False):
-    id: str
-    session_id: str | None = None
+    id: ProviderId
+    session_id: ProviderId | None = None
     participant_name: str | None = None
-    participant_email: str | None = None
-    guests: list[str] = []
+    participant_email: Email | None = None
+    guests: list[Email] = []
     cancelled: bool = False
-    created_at: str | None = None
+    created_at: Timestamp | None = None
+
+    def __post_init__(self) -> None:
+        check_years(self.created_at)
 
 
 class _Data(msgspec.Struct, gc=False):
@@ -72,15 +81,19 @@ def items(body: list[msgspec.Raw] | _Data) -> list[msgspec.Raw]:
 ListBody = list[msgspec.Raw] | _Data
 
 
+def instant(moment: datetime | None) -> Instant | None:
+    return Instant.at(moment) if moment is not None else None
+
+
 def activity_session(session: Session) -> ActivitySessionRecord:
     return ActivitySessionRecord(
         provider_id=session.id,
-        title=session.name or None,
-        starts_at=Instant.of(session.start_at),
-        ends_at=Instant.of(session.ended_at or session.planned_end),
+        title=clip(session.name),
+        starts_at=instant(session.start_at),
+        ends_at=instant(session.ended_at or session.planned_end),
         capacity=None,
         status="ended" if session.ended_at else None,
-        created_at=Instant.of(session.created_at),
+        created_at=instant(session.created_at),
     )
 
 
