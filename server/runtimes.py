@@ -279,6 +279,7 @@ class Runtimes:
                     limit=spec.outbound.limit,
                     window_seconds=spec.outbound.window_seconds,
                     category=spec.outbound.category,
+                    wait_limit=self._limits.wait_limit,
                 )
                 self._budget_of[connection.public_id] = budget
         limits = dataclasses.replace(
