@@ -14,7 +14,7 @@ from server.providers.boxpressd.dataset import (
     RATINGS,
     BoxpressdDataset,
 )
-from server.providers.changes import Intent, Json
+from server.providers.mutations import Intent, Json
 
 
 def propose(dataset: BoxpressdDataset, intent: Intent, rng: random.Random) -> Json | None:

@@ -27,9 +27,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from server.providers import changes
+from server.providers import mutations
 from server.providers.boxpressd import activity
-from server.providers.boxpressd.changes import KINDS, Draft, apply
 from server.providers.boxpressd.dataset import (
     BUSINESS_TYPES,
     BoxpressdDataset,
@@ -39,8 +38,9 @@ from server.providers.boxpressd.dataset import (
     known_businesses,
     parse_timestamp,
 )
-from server.providers.changes import Intent, Stamps
+from server.providers.boxpressd.mutations import KINDS, Draft, apply
 from server.providers.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
+from server.providers.mutations import Intent, Stamps
 
 SESSIONS_PATH = "/{businessType}s/{businessId}/sessions"
 LIMIT = ("limit", 20, 1, 100)
@@ -143,7 +143,7 @@ class BoxpressdEmulator(Emulator):
         rate_limit: tuple[int, float] | None = None,
         clock: Callable[[], float] | None = None,
         other_businesses: Iterable[tuple[str, str]] | None = None,
-        now: Callable[[], datetime] = changes.wall_clock,
+        now: Callable[[], datetime] = mutations.wall_clock,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -184,9 +184,9 @@ class BoxpressdEmulator(Emulator):
         return added
 
     def mutate(self, change: Mapping[str, Any]) -> Json:
-        """Apply one change (`server.providers.boxpressd.changes`); what was done. The data
+        """Apply one change (`server.providers.boxpressd.mutations`); what was done. The data
         set passed in is left as it was; ``.dataset`` is the changed one."""
-        parsed = changes.parse_change(change, KINDS, boxpressd_error, "Boxpressd")
+        parsed = mutations.parse_change(change, KINDS, boxpressd_error, "Boxpressd")
         newest = max((parse_timestamp(s["createdAt"]) for s in self.dataset.sessions), default=None)
         at = self.stamps.next(newest)
         self._changes += 1
@@ -244,7 +244,7 @@ def create_emulator(
     rate_limit: tuple[int, float] | None = None,
     clock: Callable[[], float] | None = None,
     other_businesses: Iterable[tuple[str, str]] | None = None,
-    now: Callable[[], datetime] = changes.wall_clock,
+    now: Callable[[], datetime] = mutations.wall_clock,
 ) -> BoxpressdEmulator:
     """An emulator where `api_key` belongs to the data set's business; mount ``.app`` where
     the base URL should be.

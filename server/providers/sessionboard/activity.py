@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from server.providers.changes import Intent, Json
+from server.providers.mutations import Intent, Json
 from server.providers.sessionboard.dataset import (
     EMAIL_DOMAINS,
     FIRST_NAMES,

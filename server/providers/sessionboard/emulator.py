@@ -19,13 +19,13 @@ from typing import Any
 
 from starlette.requests import Request
 
-from server.providers import changes
-from server.providers.changes import Intent, Stamps
+from server.providers import mutations
 from server.providers.emulation import Emulator, Endpoint, Faults, RateLimit
+from server.providers.mutations import Intent, Stamps
 from server.providers.sessionboard import activity
-from server.providers.sessionboard.changes import KINDS, Draft, apply
 from server.providers.sessionboard.dataset import Json, SessionboardDataset, iso
 from server.providers.sessionboard.dataset import parse_timestamp as _parse_wire
+from server.providers.sessionboard.mutations import KINDS, Draft, apply
 from server.providers.sessionboard.wire import (
     ENVELOPES,
     Envelope,
@@ -90,7 +90,7 @@ class SessionboardEmulator(Emulator):
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         envelopes: Mapping[str, Envelope] | None = None,
         scopes: Iterable[str] | None = None,
-        now: Callable[[], datetime] = changes.wall_clock,
+        now: Callable[[], datetime] = mutations.wall_clock,
     ) -> None:
         if not token:
             raise ValueError("token must not be empty")
@@ -151,9 +151,9 @@ class SessionboardEmulator(Emulator):
     # ------------------------------------------------------------ changes
 
     def mutate(self, change: Mapping[str, Any]) -> Json:
-        """Apply one change (`server.providers.sessionboard.changes`); what was done. The
+        """Apply one change (`server.providers.sessionboard.mutations`); what was done. The
         data set passed in is left as it was; ``.dataset`` is the changed one."""
-        parsed = changes.parse_change(change, KINDS, sessionboard_error, "Sessionboard")
+        parsed = mutations.parse_change(change, KINDS, sessionboard_error, "Sessionboard")
         if not self._settled:
             self.stamps.after([_parse_wire(stamp) for stamp in _timestamps(self.dataset)])
             self._settled = True
@@ -240,7 +240,7 @@ def create_emulator(
     envelopes: Mapping[str, Envelope] | None = None,
     envelope: Envelope | None = None,
     scopes: Iterable[str] | None = None,
-    now: Callable[[], datetime] = changes.wall_clock,
+    now: Callable[[], datetime] = mutations.wall_clock,
 ) -> SessionboardEmulator:
     """Build an emulator for one organisation; mount ``.app`` where the base URL should be.
 

@@ -25,11 +25,10 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server.providers import changes
-from server.providers.changes import Intent, Stamps
+from server.providers import mutations
 from server.providers.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
+from server.providers.mutations import Intent, Stamps
 from server.providers.sessions import activity
-from server.providers.sessions.changes import KINDS, Draft, apply
 from server.providers.sessions.dataset import (
     Json,
     Person,
@@ -38,6 +37,7 @@ from server.providers.sessions.dataset import (
     iso,
     parse_timestamp,
 )
+from server.providers.sessions.mutations import KINDS, Draft, apply
 
 Envelope = Literal["data"]
 DEFAULT_RATE_LIMIT = (10, 60.0)  # 10 requests a minute per key (documented)
@@ -100,7 +100,7 @@ class SessionsEmulator(Emulator):
         rate_limit_headers: bool = True,
         envelope: Envelope | None = None,
         clock: Callable[[], float] | None = None,
-        now: Callable[[], datetime] = changes.wall_clock,
+        now: Callable[[], datetime] = mutations.wall_clock,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -183,8 +183,8 @@ class SessionsEmulator(Emulator):
         return booking
 
     def mutate(self, change: Mapping[str, Any]) -> Json:
-        """Apply one change (`server.providers.sessions.changes`); what was done."""
-        parsed = changes.parse_change(change, KINDS, sessions_error, "Sessions")
+        """Apply one change (`server.providers.sessions.mutations`); what was done."""
+        parsed = mutations.parse_change(change, KINDS, sessions_error, "Sessions")
         rows = (*self.dataset.sessions, *self.dataset.bookings)
         newest = max((parse_timestamp(row["createdAt"]) for row in rows), default=None)
         draft = Draft(self.dataset, iso(self.stamps.next(newest)))
@@ -268,7 +268,7 @@ def create_emulator(
     rate_limit_headers: bool = True,
     envelope: Envelope | None = None,
     clock: Callable[[], float] | None = None,
-    now: Callable[[], datetime] = changes.wall_clock,
+    now: Callable[[], datetime] = mutations.wall_clock,
 ) -> SessionsEmulator:
     """Build an emulator for one workspace; mount ``.app`` where the host should be.
 

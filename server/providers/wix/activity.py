@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from server.providers.changes import Intent, Json
+from server.providers.mutations import Intent, Json
 from server.providers.wix.dataset import (
     ACTIVE_BOOKING_STATUSES,
     FIRST_NAMES,

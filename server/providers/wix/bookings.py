@@ -1,11 +1,11 @@
 """Bookings (a Wix site's registrations) added, changed and removed: see
-`server.providers.wix.changes`."""
+`server.providers.wix.mutations`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from server.providers.changes import Change, Done, Json
+from server.providers.mutations import Change, Done, Json
 from server.providers.wix.dataset import ACTIVE_BOOKING_STATUSES, prune
 from server.providers.wix.draft import BOOKING_STATUSES, Draft, label
 

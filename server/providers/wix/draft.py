@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from server.providers.changes import Change, Json
+from server.providers.mutations import Change, Json
 from server.providers.wix.dataset import ACTIVE_BOOKING_STATUSES, WixDataset, iso, prune
 from server.providers.wix.mapping import BOOKING_STATUS, PAYMENT_STATUS
 

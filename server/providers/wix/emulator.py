@@ -16,13 +16,13 @@ from typing import Any
 
 from starlette.requests import Request
 
-from server.providers import changes
-from server.providers.changes import Intent, Stamps
+from server.providers import mutations
 from server.providers.emulation import Emulator, Endpoint, Faults, RateLimit
+from server.providers.mutations import Intent, Stamps
 from server.providers.wix import activity
-from server.providers.wix.changes import KINDS, apply
 from server.providers.wix.dataset import WixDataset, iso, session_participants
 from server.providers.wix.draft import Draft, catalogue, new_ids
+from server.providers.wix.mutations import KINDS, apply
 from server.providers.wix.query import (
     Json,
     Predicate,
@@ -65,7 +65,7 @@ class WixEmulator(Emulator):
         site_id: str,
         faults: Faults | None = None,
         rate_limit: RateLimit | None = None,
-        now: Callable[[], datetime] = changes.wall_clock,
+        now: Callable[[], datetime] = mutations.wall_clock,
     ) -> None:
         self.api_key, self.site_id = api_key, site_id
         self._use(dataset)
@@ -124,9 +124,9 @@ class WixEmulator(Emulator):
     # ------------------------------------------------------------ changes
 
     def mutate(self, change: Mapping[str, Any]) -> Json:
-        """Apply one change (`server.providers.wix.changes`); what was done. The data set
+        """Apply one change (`server.providers.wix.mutations`); what was done. The data set
         passed in is left as it was; ``.dataset`` is the changed one."""
-        parsed = changes.parse_change(change, KINDS, wix_error, "Wix")
+        parsed = mutations.parse_change(change, KINDS, wix_error, "Wix")
         if not self._settled:
             self.stamps.after([_moment(stamp) for stamp in _timestamps(self.dataset)])
             self._settled = True
@@ -238,7 +238,7 @@ def create_emulator(
     api_key: str,
     site_id: str,
     faults: Faults | None = None,
-    now: Callable[[], datetime] = changes.wall_clock,
+    now: Callable[[], datetime] = mutations.wall_clock,
 ) -> WixEmulator:
     """Build an emulator for one site; mount ``.app`` wherever the client should reach it.
     `now` is the wall clock changes take their timestamps from."""

@@ -1,11 +1,11 @@
 """Orders (a Wix site's purchases) added, changed and removed: see
-`server.providers.wix.changes`."""
+`server.providers.wix.mutations`."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from server.providers.changes import Change, Done
+from server.providers.mutations import Change, Done
 from server.providers.wix.dataset import ECOM_APP_ID, prune
 from server.providers.wix.draft import ORDER_STATUSES, PAYMENT_STATUSES, Draft, Product, label
 

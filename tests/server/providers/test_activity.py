@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from server.providers.activity import Activity, NothingToChange
-from server.providers.changes import Intent
+from server.providers.mutations import Intent
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from tests.server.providers.fake.spec import SPEC as FAKE

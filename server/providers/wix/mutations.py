@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from server.providers.changes import Change, Done, Json
+from server.providers.mutations import Change, Done, Json
 from server.providers.wix import bookings, orders
 from server.providers.wix.dataset import prune
 from server.providers.wix.draft import SUBSCRIPTION_STATUSES, Draft, Product, label

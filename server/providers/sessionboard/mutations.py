@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from server.providers.changes import Change, Done, Json
+from server.providers.mutations import Change, Done, Json
 from server.providers.sessionboard.dataset import STATUSES, SessionboardDataset
 
 KINDS = ("participant", "registration")

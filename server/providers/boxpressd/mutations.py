@@ -34,7 +34,7 @@ from server.providers.boxpressd.dataset import (
     catalogue_for,
     wire_order,
 )
-from server.providers.changes import Change, Done, Json
+from server.providers.mutations import Change, Done, Json
 
 KINDS = ("participant", "registration")
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from server.providers.changes import Change, Done, Json
+from server.providers.mutations import Change, Done, Json
 from server.providers.sessions.dataset import (
     BOOKING_SUMMARY,
     ID_NAMESPACE,
