@@ -16,6 +16,7 @@ from schema.source import ConnectionRecord
 from server.providers.base import ProviderAdapter
 from server.providers.http import ProviderHttp
 from server.providers.indexed import Crawler, IndexView, PersonIds
+from server.providers.watched import Watcher
 
 Mode = Literal["live", "indexed"]
 
@@ -79,6 +80,9 @@ class ProviderSpec:
     # into the store by its crawler and read from there.
     adapter: Callable[[ProviderHttp, ConnectionRecord], ProviderAdapter] | None = None
     crawler: Callable[[ProviderHttp, ConnectionRecord, IndexView, PersonIds], Crawler] | None = None
+    # A live provider that can say what changed since a watermark: its connections are
+    # watched for changes (`server/providers/watched.py`).
+    watcher: Callable[[ProviderHttp, ConnectionRecord], Watcher] | None = None
     outbound: OutboundLimit | None = None
     retry: RetryPolicy = RetryPolicy()
 
