@@ -344,7 +344,8 @@ class Settings:
     sync_interval_seconds: float = _setting(
         "SYNC_INTERVAL",
         "300",
-        "Seconds between background syncs of indexed connections in `serve` and `demo`.",
+        "Seconds from the end of one background sync pass of an indexed connection to the "
+        "next, each connection on a schedule of its own, in `serve` and `demo`.",
         _seconds,
     )
     sync_concurrency: int = _setting(
