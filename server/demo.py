@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
+import random
 import secrets
 import shlex
 import socket
@@ -33,6 +35,7 @@ from starlette.routing import Mount
 from server.app import create_app, uvicorn_options
 from server.demo_env import DEMO_ENV_FILE, DEMO_KEY, read_env_file, write_env_file
 from server.http.graphiql import EXAMPLE_QUERY
+from server.providers.activity import Activity
 from server.providers.spec import ProviderSpec
 from server.services import Services
 from server.serving import configure_logging
@@ -45,6 +48,12 @@ NAME = "Tremble Studios"
 KEY_NAME = "demo"
 PARTICIPANTS = 300  # per provider
 SEED = 7
+ACTIVITY_SECONDS = 8.0  # about this long between two simulated changes
+# The demo watches and syncs often, so that a change shows within the minute; an
+# operator's settings in the environment still win.
+DEMO_INTERVALS = {"BUSINESS_API_SYNC_INTERVAL": "20", "BUSINESS_API_WATCH_INTERVAL": "10"}
+
+log = logging.getLogger(__name__)
 
 DATABASE_URL = "BUSINESS_API_DATABASE_URL"
 SECRET_KEY = "BUSINESS_API_SECRET_KEY"
@@ -87,6 +96,8 @@ def demo_settings(database: Path, saved: Mapping[str, str]) -> Settings:
     environ = dict(os.environ)
     environ.setdefault(DATABASE_URL, f"sqlite+aiosqlite:///{database.resolve()}")
     environ.setdefault(SECRET_KEY, _demo_secret(database, environ[DATABASE_URL], saved))
+    for name, value in DEMO_INTERVALS.items():
+        environ.setdefault(name, value)
     return Settings.from_environ(environ)
 
 
@@ -180,15 +191,22 @@ async def first_sync(services: Services) -> None:
 
 class DemoServer(uvicorn.Server):
     """uvicorn, with the demo's first sync as soon as the port accepts connections (the
-    emulators it crawls answer there), then where to go, then a sync every interval."""
+    emulators it crawls answer there), then where to go, then a sync every interval, and
+    (`BUSINESS_API_DEMO_ACTIVITY`) the emulated providers' data changing now and then, so
+    that change events appear."""
 
     def __init__(
-        self, config: uvicorn.Config, services: Services, announce: Callable[[], None]
+        self,
+        config: uvicorn.Config,
+        services: Services,
+        announce: Callable[[], None],
+        activity: Activity | None = None,
     ) -> None:
         super().__init__(config)
         self._services = services
         self._announce = announce
-        self._syncing: asyncio.Task[None] | None = None
+        self._activity = activity
+        self._background: list[asyncio.Task[None]] = []
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -255,6 +273,7 @@ def _announce(setup: DemoSetup, base: str, env_file: Path) -> None:
     )
     _say("  business-api keys list")
     _say("  business-api connections list")
+    _say(f"  business-api changes list --business {HANDLE}")
     _say()
 
 
@@ -269,13 +288,15 @@ def run_demo(*, host: str, port: int, database: Path, env_file: Path = DEMO_ENV_
     base = f"http://{local}:{port}"
     setup = asyncio.run(prepare(settings, base, saved_key))
     _save(env_file, settings, setup.api_key)
-    mounts = []
+    mounts, emulators = [], {}
     for connection in setup.connections:
         emulated = connection.spec.emulated
         emulator = emulated.emulator(
             emulated.dataset(SEED, PARTICIPANTS), connection.account_id, connection.credential
         )
+        emulators[connection.spec.name] = emulator
         mounts.append(Mount(f"/_emulators/{connection.spec.name}", app=emulator.app))
+    activity = Activity(emulators, random.Random()) if settings.demo_activity else None
     app = create_app(settings, extra_routes=mounts, landing_handle=HANDLE)
     config = uvicorn.Config(
         app,
@@ -285,7 +306,9 @@ def run_demo(*, host: str, port: int, database: Path, env_file: Path = DEMO_ENV_
         log_config=None,  # configured above, before anything is logged
         **uvicorn_options(settings),
     )
-    server = DemoServer(config, app.state.services, lambda: _announce(setup, base, env_file))
+    server = DemoServer(
+        config, app.state.services, lambda: _announce(setup, base, env_file), activity
+    )
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has shut down
         server.run()
     if not server.started:
