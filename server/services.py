@@ -186,6 +186,8 @@ class Services:
                     wait_limit=settings.provider_wait_limit_seconds,
                 ),
                 concurrency=settings.sync_concurrency,
+                watch_interval=settings.watch_interval_seconds,
+                full_pass_every=settings.full_pass_interval_seconds,
             ),
             reference_html=graph.reference_html,
             rate_limiter=build_rate_limiter(settings),

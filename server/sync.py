@@ -1,5 +1,6 @@
-"""The sync worker: crawls indexed connections into the store, within their providers'
-limits, one crawler per connection across every process.
+"""The sync worker: crawls indexed connections into the store and watches live ones for
+what changed, within their providers' limits, one pass per connection at a time across
+every process.
 
 A sync pass takes the connection's lease in the store (renewed while it runs, so a crawl
 that waits on a rate limit keeps it), runs the provider's crawler from the last
@@ -8,6 +9,14 @@ ended. An interrupted crawl resumes after its last committed batch; a finished o
 the next sync incremental. A provider that fails leaves the index as it was (queries
 keep serving the last good data) and the failure in the sync state for `connections
 list`.
+
+Every pass detects changes (`server/changes/`): a crawl compares what it writes with the
+index, a watch pass (a live connection whose provider has a watcher, every
+`BUSINESS_API_WATCH_INTERVAL`) compares what changed since its watermark with the
+fingerprints. Each connection runs a full pass every `BUSINESS_API_FULL_PASS_INTERVAL` (a
+crawl from the start, a reconciliation reading everything): what it no longer finds was
+removed, once it runs to its end, so a pass that fails halfway removes nothing. The
+connection's first full pass records and emits nothing.
 
 Connections are synced independently: several at once (`BUSINESS_API_SYNC_CONCURRENCY`),
 each pass bounded in requests, time and the longest wait it accepts
@@ -27,16 +36,21 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from server.changes import fingerprints, indexed
+from server.changes.events import Change
+from server.changes.fingerprints import Fingerprinter
+from server.changes.log import counted
+from server.changes.tracking import Tracking
 from server.limits.passes import PassBounded, PassBounds, SyncPass, WaitTooLong, in_force
 from server.providers.errors import ProviderError, ProviderRejected
 from server.providers.http import ProviderHttp
 from server.providers.indexed import ConnectionIndex
 from server.providers.spec import ProviderSpec
 from server.runtimes import Runtimes
-from server.store.index import IndexStore
+from server.store.index import IndexStore, Plan
 from server.store.repository import ConnectionConfig, Store
 from server.sync_schedule import Schedule
 
@@ -86,6 +100,8 @@ class SyncWorker:
         lease_seconds: float = 60.0,
         bounds: PassBounds | None = None,
         concurrency: int = 4,
+        watch_interval: float = 60.0,
+        full_pass_every: float = 86400.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -97,6 +113,9 @@ class SyncWorker:
         self._lease_seconds = lease_seconds
         self._bounds = bounds or PassBounds()
         self._concurrency = max(concurrency, 1)
+        self._watch_interval = watch_interval
+        self._full_pass_every = timedelta(seconds=full_pass_every)
+        self._fingerprinter = Fingerprinter(secret)
         self._clock = clock
         self._sleep = sleep
         self.owner = f"{uuid.uuid4().hex[:12]}"  # this process, in the leases it takes
@@ -117,9 +136,18 @@ class SyncWorker:
 
         return person_id
 
-    async def indexed_configs(
+    def _tracked(self, config: ConnectionConfig) -> bool:
+        """Whether the worker passes over the connection: crawling an indexed one,
+        watching a live one whose provider can say what changed."""
+        spec = self._specs.get(config.connection.provider)
+        if config.connection.mode == "indexed":
+            return True
+        return spec is not None and spec.watcher is not None
+
+    async def tracked_configs(
         self, business_id: int | None = None, connection: str | None = None
     ) -> list[ConnectionConfig]:
+        """The connections the worker passes over (all, a business's, or the one named)."""
         configs = (
             await self._store.connection_configs(business_id)
             if business_id is not None
@@ -128,8 +156,7 @@ class SyncWorker:
         return [
             c
             for c in configs
-            if c.connection.mode == "indexed"
-            and (connection is None or c.connection.public_id == connection)
+            if self._tracked(c) and (connection is None or c.connection.public_id == connection)
         ]
 
     async def sync_all(
@@ -139,7 +166,7 @@ class SyncWorker:
         connection: str | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> list[Outcome]:
-        """One pass of every indexed connection (or those named), up to the concurrency
+        """One pass of every tracked connection (or those named), up to the concurrency
         at once, so that none waits for another's provider; outcomes in store order."""
         slots = asyncio.Semaphore(self._concurrency)
 
@@ -147,7 +174,7 @@ class SyncWorker:
             async with slots:
                 return await self.sync(config, progress)
 
-        configs = await self.indexed_configs(business_id, connection)
+        configs = await self.tracked_configs(business_id, connection)
         try:
             async with asyncio.TaskGroup() as group:
                 passes = [group.create_task(one(config)) for config in configs]
@@ -158,10 +185,15 @@ class SyncWorker:
     async def sync(
         self, config: ConnectionConfig, progress: Callable[[Progress], None] | None = None
     ) -> Outcome:
-        """One pass of one connection."""
+        """One pass of one connection: a crawl of an indexed one, a watch of a live one."""
         record = config.connection
         spec = self._specs.get(record.provider)
-        if spec is None or spec.crawler is None or config.credential is None:
+        indexed_mode = record.mode == "indexed"
+        if (
+            spec is None
+            or (spec.crawler if indexed_mode else spec.watcher) is None
+            or config.credential is None
+        ):
             problem = config.problem or f"no crawler for provider {record.provider!r}"
             return Outcome(record.public_id, record.provider, False, error=problem)
         if not await self._index.take_lease(
@@ -171,10 +203,24 @@ class SyncWorker:
             return Outcome(record.public_id, record.provider, False, skipped=True, held_until=until)
         renewing = asyncio.create_task(self._renew(record.id))
         try:
-            return await self._crawl(spec, config, progress)
+            if indexed_mode:
+                return await self._crawl(spec, config, progress)
+            return await self._watch(spec, config)
         finally:
             renewing.cancel()
             await self._index.release_lease(record.id, self.owner)
+
+    def _tracking(self, config: ConnectionConfig, plan: Plan) -> Tracking:
+        record = config.connection
+        return Tracking(
+            business_id=record.business_id,
+            connection_id=record.id,
+            connection=record.public_id,
+            provider=record.provider,
+            full_pass=plan.full_pass,
+            emit=not plan.first,
+            observed_at=datetime.now(UTC),
+        )
 
     async def _renew(self, connection_id: int) -> None:
         while True:
@@ -201,7 +247,8 @@ class SyncWorker:
         this_pass = SyncPass(self._bounds, provider=spec.name, clock=self._clock, sleep=self._sleep)
         now = datetime.now(UTC)
         await self._index.started(record.id, now)
-        checkpoint, pace = await self._index.checkpoint(record.id)
+        plan = await self._index.plan(record.id, now, self._full_pass_every, restart=True)
+        checkpoint, pace = plan.checkpoint, plan.pace
         sent = 0
         with in_force(this_pass):  # every request and wait of the crawl, within its bounds
             if http.budget is not None:
@@ -209,10 +256,13 @@ class SyncWorker:
             try:
                 async for found in crawler.crawl(checkpoint, now):
                     requests, sent = http.calls - sent, http.calls
-                    await self._index.commit(
-                        record.id,
-                        replace(found, requests=requests),
-                        http.budget.snapshot() if http.budget else None,
+                    counted(
+                        await self._index.commit(
+                            record.id,
+                            replace(found, requests=requests),
+                            http.budget.snapshot() if http.budget else None,
+                            self._tracking(config, plan),
+                        )
                     )
                     if progress is not None:
                         status = (await self._index.status([record.id]))[record.id]
@@ -243,8 +293,70 @@ class SyncWorker:
                 )
                 message = "the crawl failed on our side; see the server log"
                 return await self._ended(config, http, error=message)
+        if plan.full:
+            counted(
+                await self._index.full_pass_ended(self._tracking(config, plan), indexed.removed)
+            )
         await self._index.finished(record.id, datetime.now(UTC), None)
         self._runtimes.connection_synced(record.id)  # its new freshness, here at once
+        return Outcome(record.public_id, record.provider, True)
+
+    async def _watch(self, spec: ProviderSpec, config: ConnectionConfig) -> Outcome:
+        """A watch pass of a live connection: what changed since its watermark (or, in a
+        full pass, everything it holds), compared with the fingerprints a batch at a
+        time, each batch committed with the watermark after it."""
+        record = config.connection
+        assert spec.watcher is not None
+        http = self._runtimes.http_for(spec, config, wait_for_budget=True)
+        watcher = spec.watcher(http, record)
+        this_pass = SyncPass(self._bounds, provider=spec.name, clock=self._clock, sleep=self._sleep)
+        await self._index.started(record.id, datetime.now(UTC))
+        plan = await self._index.plan(
+            record.id, datetime.now(UTC), self._full_pass_every, restart=False
+        )
+        full = plan.full or plan.checkpoint is None
+        batches = watcher.everything() if full else watcher.changed_since(plan.checkpoint)
+        watermark = None
+        with in_force(this_pass):
+            if http.budget is not None:
+                http.budget.restore(plan.pace)
+            try:
+                async for batch in batches:
+                    tracking = self._tracking(config, plan)
+                    # A full pass keeps its watermark for its end: stopped halfway, it
+                    # starts again, and the watch goes on from where it was.
+                    watermark = batch.watermark if batch.watermark is not None else watermark
+                    kept = None if full else batch.watermark
+                    counted(
+                        await self._index.watched(tracking, batch.seen, self._fingerprinter, kept)
+                    )
+            except PassBounded as bound:
+                return await self._ended(config, http, stopped=_not_caught_up(bound, this_pass))
+            except ProviderError as error:
+                log.warning(
+                    "watch failed: connection=%s provider=%s status=%s cause=%s",
+                    record.public_id,
+                    record.provider,
+                    error.status,
+                    error.detail,
+                )
+                return await self._ended(config, http, error=_failure(error, record.public_id))
+            except Exception:
+                log.exception(
+                    "watch crashed: connection=%s provider=%s", record.public_id, record.provider
+                )
+                message = "the watch failed on our side; see the server log"
+                return await self._ended(config, http, error=message)
+        if full:
+            tracking = self._tracking(config, plan)
+            changes: list[Change] = []
+            if watermark is not None:
+                changes = await self._index.watched(tracking, [], self._fingerprinter, watermark)
+            changes += await self._index.full_pass_ended(tracking, fingerprints.removed)
+            counted(changes)
+        if http.budget is not None:
+            await self._index.save_pace(record.id, http.budget.snapshot())
+        await self._index.finished(record.id, datetime.now(UTC), None, invalidate=False)
         return Outcome(record.public_id, record.provider, True)
 
     async def _ended(
@@ -289,7 +401,17 @@ class SyncWorker:
                 for public_id, task in list(running.items()):
                     if task.done():
                         del running[public_id]
-                        schedule.ended(public_id, self._clock(), go_on=_goes_on(task))
+                        watched = (
+                            configs is not None
+                            and public_id in configs
+                            and (configs[public_id].connection.mode != "indexed")
+                        )
+                        schedule.ended(
+                            public_id,
+                            self._clock(),
+                            go_on=_goes_on(task),
+                            interval=self._watch_interval if watched else None,
+                        )
         finally:  # stopped: no pass outlives the worker (each lets go of its lease)
             for task in running.values():
                 task.cancel()
@@ -317,7 +439,7 @@ class SyncWorker:
 
     async def _configs_or_none(self) -> dict[str, ConnectionConfig] | None:
         try:
-            return {c.connection.public_id: c for c in await self.indexed_configs()}
+            return {c.connection.public_id: c for c in await self.tracked_configs()}
         except Exception:
             log.exception("background sync failed to read the connections")
             return None

@@ -46,8 +46,12 @@ class Schedule:
         """When the next connection not running is due (None: every one is running)."""
         return min((d for c, (d, _) in self._due.items() if c not in busy), default=None)
 
-    def ended(self, connection: str, now: float, *, go_on: bool) -> None:
+    def ended(
+        self, connection: str, now: float, *, go_on: bool, interval: float | None = None
+    ) -> None:
         """A pass of `connection` ended: due again now when it stopped at a bound and has
-        more to do (`go_on`), else after the interval."""
+        more to do (`go_on`), else after the interval (the schedule's, or the
+        connection's own: a live connection's watch interval)."""
         if connection in self._due:
-            self._due[connection] = (now if go_on else now + self._interval, next(self._order))
+            after = self._interval if interval is None else interval
+            self._due[connection] = (now if go_on else now + after, next(self._order))

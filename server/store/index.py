@@ -8,13 +8,12 @@ committed batch. Reads are batched: one query per relation per page of participa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema.records import (
@@ -24,6 +23,11 @@ from schema.records import (
     RegistrationRecord,
 )
 from schema.scalars import Instant
+from server.changes import fingerprints, indexed, log
+from server.changes.events import Change
+from server.changes.fingerprints import Fingerprinter
+from server.changes.tracking import Tracking
+from server.providers.watched import Seen
 
 from . import invalidation
 from .invalidation import Invalidation
@@ -34,6 +38,7 @@ from .models import (
     ProviderConnection,
     SyncState,
 )
+from .upsert import upsert
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,22 @@ class Found:
     registrations: Sequence[tuple[str, RegistrationRecord, int]] = ()
     checkpoint: Any = None
     requests: int = 0
+
+
+# Finds and forgets what a full pass never found, in its transaction.
+Removed = Callable[[AsyncSession, Tracking], Awaitable[list[Change]]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a pass of a connection starts, and whether it is a full one (which finds
+    what was removed) or the connection's first (which records and emits nothing)."""
+
+    checkpoint: Any
+    pace: Any
+    full_pass: int
+    full: bool
+    first: bool
 
 
 @dataclass(frozen=True)
@@ -168,14 +189,39 @@ class IndexStore:
 
     # -- writing, for crawlers
 
-    async def commit(self, connection_id: int, found: Found, pace: Any = None) -> None:
-        """Write a batch and its checkpoint (and the provider's pacing) in one transaction."""
+    async def commit(
+        self,
+        connection_id: int,
+        found: Found,
+        pace: Any = None,
+        tracking: Tracking | None = None,
+    ) -> list[Change]:
+        """Write a batch and its checkpoint (and the provider's pacing) in one transaction;
+        with `tracking`, what the batch changed in the index, logged in it too."""
         async with self._sessions() as session, session.begin():
-            dialect = _dialect(session)
+            # A write first: on SQLite it takes the store's write lock before anything is
+            # read, so two writers take turns rather than one failing on a lock it cannot
+            # upgrade; on PostgreSQL it holds this connection's state row.
+            await session.execute(
+                update(SyncState)
+                .where(SyncState.connection_id == connection_id)
+                .values(
+                    checkpoint=found.checkpoint,
+                    pace=pace,
+                    requests=SyncState.requests + found.requests,
+                )
+            )
+            batch = None
+            if tracking is not None:
+                batch = indexed.Batch(
+                    tracking,
+                    [p.key.provider_id for p in found.participants],
+                    [r.provider_id for _, r, _ in found.registrations],
+                )
+                await batch.before(session)
             if found.participants:
-                await _upsert(
+                await upsert(
                     session,
-                    dialect,
                     IndexedParticipant,
                     [
                         {
@@ -192,9 +238,8 @@ class IndexStore:
                     keep_unless_given=["name"],  # a sighting without a name erases none
                 )
             if found.sessions:
-                await _upsert(
+                await upsert(
                     session,
-                    dialect,
                     IndexedSession,
                     [
                         {
@@ -228,9 +273,8 @@ class IndexStore:
                         found.registrations, key=lambda item: item[2]
                     )
                 }
-                await _upsert(
+                await upsert(
                     session,
-                    dialect,
                     IndexedRegistration,
                     list(rows.values()),
                     ["connection_id", "provider_id"],
@@ -239,15 +283,77 @@ class IndexStore:
                 )
             counts = await _counts(session, connection_id)
             await session.execute(
+                update(SyncState).where(SyncState.connection_id == connection_id).values(**counts)
+            )
+            if batch is None or tracking is None:
+                return []
+            return await _logged(session, tracking, await batch.after(session))
+
+    async def watched(
+        self,
+        tracking: Tracking,
+        seen: Sequence[Seen],
+        fingerprinter: Fingerprinter,
+        watermark: Any = None,
+    ) -> list[Change]:
+        """Compare a live connection's batch with its fingerprints, keep the new ones and
+        the watermark to resume from (None: unchanged), and log what changed: one
+        transaction."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(  # a write first, as in `commit`
+                update(SyncState)
+                .where(SyncState.connection_id == tracking.connection_id)
+                .values(checkpoint=SyncState.checkpoint if watermark is None else watermark)
+            )
+            changes = await fingerprints.compared(session, tracking, seen, fingerprinter)
+            return await _logged(session, tracking, changes)
+
+    # -- full passes, which find what was removed
+
+    async def plan(
+        self, connection_id: int, now: datetime, full_every: timedelta, *, restart: bool
+    ) -> Plan:
+        """What this pass of the connection is: a full pass starts when none is under way
+        and the last one ended `full_every` ago (or none has ended: the connection's
+        first); an indexed connection's crawl then starts afresh (`restart`)."""
+        starts = (SyncState.full_pass == SyncState.full_pass_done) & or_(
+            SyncState.full_pass_done == 0,
+            SyncState.last_full_at.is_(None),
+            SyncState.last_full_at <= now - full_every,
+        )
+        values: dict[str, Any] = {"full_pass": SyncState.full_pass + 1}
+        if restart:
+            values["checkpoint"] = None
+        async with self._sessions() as session, session.begin():
+            await session.execute(
                 update(SyncState)
                 .where(SyncState.connection_id == connection_id)
-                .values(
-                    checkpoint=found.checkpoint,
-                    pace=pace,
-                    requests=SyncState.requests + found.requests,
-                    **counts,
-                )
+                .where(starts)
+                .values(**values)
             )
+            row = (
+                await session.execute(
+                    select(
+                        SyncState.checkpoint,
+                        SyncState.pace,
+                        SyncState.full_pass,
+                        SyncState.full_pass_done,
+                    ).where(SyncState.connection_id == connection_id)
+                )
+            ).one()
+        checkpoint, pace, full_pass, done = row
+        return Plan(checkpoint, pace, full_pass, full=full_pass > done, first=done == 0)
+
+    async def full_pass_ended(self, tracking: Tracking, removed: Removed) -> list[Change]:
+        """A full pass ran to its end: what it never found is removed (`removed` finds and
+        forgets it), logged as `deleted` in the same transaction."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(SyncState)
+                .where(SyncState.connection_id == tracking.connection_id)
+                .values(full_pass_done=tracking.full_pass, last_full_at=tracking.observed_at)
+            )
+            return await _logged(session, tracking, await removed(session, tracking))
 
     # -- sync state and the lease
 
@@ -311,9 +417,8 @@ class IndexStore:
                 select(SyncState.connection_id).where(SyncState.connection_id == connection_id)
             )
             if exists is None:
-                await _upsert(
+                await upsert(
                     session,
-                    _dialect(session),
                     SyncState,
                     [
                         {
@@ -372,10 +477,14 @@ class IndexStore:
                 .values(last_started_at=now)
             )
 
-    async def finished(self, connection_id: int, now: datetime, error: str | None) -> None:
-        """A crawl ended: caught up (`error` None) or stopped by a failure. Catching up is
-        logged as a change of this connection alone, so every server reloads its freshness
-        (`lastSyncedAt`) and nothing else it caches; a failure changes nothing they cache."""
+    async def finished(
+        self, connection_id: int, now: datetime, error: str | None, *, invalidate: bool = True
+    ) -> None:
+        """A pass ended: caught up (`error` None) or stopped by a failure. A crawl catching
+        up is logged as a change of this connection alone (`invalidate`), so every server
+        reloads its freshness (`lastSyncedAt`) and nothing else it caches; a failure, or a
+        watch pass (a live connection's freshness is its provider's), changes nothing
+        they cache."""
         values: dict[str, Any] = (
             {"last_completed_at": now, "last_error": None, "last_error_at": None}
             if error is None
@@ -385,12 +494,17 @@ class IndexStore:
             await session.execute(
                 update(SyncState).where(SyncState.connection_id == connection_id).values(**values)
             )
-            if error is None:
+            if error is None and invalidate:
                 await invalidation.record(session, [Invalidation.synced(connection_id)])
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+async def _logged(session: AsyncSession, tracking: Tracking, changes: list[Change]) -> list[Change]:
+    """Append `changes` to the change log in the session's transaction, unless the pass
+    may not speak (a connection's first); what was logged."""
+    if not tracking.emit or not changes:
+        return []
+    await log.append(session, tracking.business_id, changes)
+    return changes
 
 
 def _unique(items: Iterable[Any], key: Any) -> list[Any]:
@@ -412,40 +526,3 @@ async def _counts(session: AsyncSession, connection_id: int) -> dict[str, int]:
             or 0
         )
     return counts
-
-
-async def _upsert(
-    session: AsyncSession,
-    dialect: str,
-    model: Any,
-    rows: list[dict[str, Any]],
-    keys: list[str],
-    changes: list[str],
-    *,
-    only_if_not_outranked: bool = False,
-    keep_unless_given: Sequence[str] = (),
-) -> None:
-    """INSERT … ON CONFLICT DO UPDATE, on SQLite and PostgreSQL alike. A column named in
-    `keep_unless_given` keeps its value where the new row has none."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for start in range(0, len(rows), 500):  # keeps each statement's parameters bounded
-        statement = insert(model).values(rows[start : start + 500])
-        if not changes:
-            statement = statement.on_conflict_do_nothing(index_elements=keys)
-        else:
-            where = None
-            if only_if_not_outranked:
-                where = model.__table__.c.precedence <= statement.excluded.precedence
-            statement = statement.on_conflict_do_update(
-                index_elements=keys,
-                set_={
-                    name: (
-                        func.coalesce(statement.excluded[name], model.__table__.c[name])
-                        if name in keep_unless_given
-                        else statement.excluded[name]
-                    )
-                    for name in changes
-                },
-                where=where,
-            )
-        await session.execute(statement)

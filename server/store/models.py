@@ -254,8 +254,10 @@ class SyncState(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Full passes (a whole crawl, or a live connection's reconciliation), which find what
-    # was removed: the number of the one under way or last run, and when one last ended.
+    # was removed: the number of the one under way or last started, of the last one that
+    # ran to its end (0: none yet, the connection's first pass), and when that one ended.
     full_pass: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    full_pass_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_full_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 

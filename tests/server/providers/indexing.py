@@ -83,7 +83,7 @@ class Indexed:
     async def sync(self) -> Outcome:
         """One pass; a pass that would take a minute (a provider's wait slept for real,
         a crawl without end) fails the test instead of holding it."""
-        [config] = await self.worker.indexed_configs(connection=self.public_id)
+        [config] = await self.worker.tracked_configs(connection=self.public_id)
         async with asyncio.timeout(SAFETY_SECONDS):
             return await self.worker.sync(config, self.progress.append)
 
