@@ -236,6 +236,9 @@ class IndexStore:
                     ["connection_id", "provider_id"],
                     ["name", "email"],
                     keep_unless_given=["name"],  # a sighting without a name erases none
+                    # A person is known by their email in any case: the first sighting's
+                    # spelling stays, so a pass over the same people changes nothing.
+                    keep_first=["email"],
                 )
             if found.sessions:
                 await upsert(

@@ -19,9 +19,20 @@ async def upsert(
     *,
     only_if_not_outranked: bool = False,
     keep_unless_given: Sequence[str] = (),
+    keep_first: Sequence[str] = (),
 ) -> None:
     """INSERT … ON CONFLICT DO UPDATE, on SQLite and PostgreSQL alike. A column named in
-    `keep_unless_given` keeps its value where the new row has none."""
+    `keep_unless_given` keeps its value where the new row has none; one named in
+    `keep_first` keeps any value it has."""
+
+    def _updated(column: str) -> Any:
+        new, old = statement.excluded[column], model.__table__.c[column]
+        if column in keep_unless_given:
+            return func.coalesce(new, old)
+        if column in keep_first:
+            return func.coalesce(old, new)
+        return new
+
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for start in range(0, len(rows), 500):  # keeps each statement's parameters bounded
@@ -34,14 +45,7 @@ async def upsert(
                 where = model.__table__.c.precedence <= statement.excluded.precedence
             statement = statement.on_conflict_do_update(
                 index_elements=keys,
-                set_={
-                    name: (
-                        func.coalesce(statement.excluded[name], model.__table__.c[name])
-                        if name in keep_unless_given
-                        else statement.excluded[name]
-                    )
-                    for name in changes
-                },
+                set_={name: _updated(name) for name in changes},
                 where=where,
             )
         await session.execute(statement)

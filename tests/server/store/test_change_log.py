@@ -9,9 +9,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schema.records import ParticipantKey, ParticipantRecord
 from server.changes.events import Action, Change, Kind, gid
 from server.changes.log import ChangeLog, append
+from server.changes.tracking import Tracking
 from server.store.database import create_engine, session_factory
+from server.store.index import Found, IndexStore
 from server.store.repository import Store
 
 NOW = datetime(2026, 6, 1, 14, 32, 8, tzinfo=UTC)
@@ -111,3 +114,53 @@ async def test_the_log_reads_after_a_number_by_topic_and_trims_to_its_retention(
     assert not more
     assert await log.trim(NOW - timedelta(days=30)) == 1
     assert [e.seq for e in (await log.read(business.id))[0]] == [2, 3, 4]
+
+
+async def _crawl(
+    engine: AsyncEngine, tracking: Tracking, batches: int, size: int, owner: str
+) -> list[Change]:
+    """What a crawl's commits detect: `batches` batches of `size` people never seen."""
+    index = IndexStore(session_factory(engine))
+    assert await index.take_lease(tracking.connection_id, owner, NOW, 60)
+    detected: list[Change] = []
+    for batch in range(batches):
+        people = [
+            ParticipantRecord(ParticipantKey(tracking.connection, f"{owner}{batch}.{i}"), "N", None)
+            for i in range(size)
+        ]
+        detected += await index.commit(tracking.connection_id, Found(people), None, tracking)
+        await asyncio.sleep(0)
+    return detected
+
+
+async def test_two_workers_detecting_on_one_business_number_its_events_without_gap_or_tie(
+    store: Store, migrated_engine: AsyncEngine
+) -> None:
+    """Two processes' crawls of two connections of one business, committing at once:
+    each batch's detection (read, write, compare, append) in one transaction."""
+    business = await store.create_business("busy", "Busy")
+    trackings = []
+    for provider in ("sessions", "boxpressd"):
+        connection = await store.add_connection(
+            business.id,
+            provider=provider,
+            base_url="https://provider.example",
+            account_id="venue/a" if provider == "boxpressd" else "",
+            credential="key",
+            mode="indexed",
+        )
+        trackings.append(
+            Tracking(business.id, connection.id, connection.public_id, provider, 1, True, NOW)
+        )
+    second = await another_process(migrated_engine)
+    try:
+        first, other = await asyncio.gather(
+            _crawl(migrated_engine, trackings[0], 15, 4, "one"),
+            _crawl(second, trackings[1], 15, 3, "two"),
+        )
+    finally:
+        await second.dispose()
+    assert len(first) == 60 and len(other) == 45
+    read, more = await ChangeLog(session_factory(migrated_engine)).read(business.id, first=1000)
+    assert [event.seq for event in read] == list(range(1, 106)) and not more
+    assert sorted(e.record_gid for e in read) == sorted(c.record_gid for c in first + other)

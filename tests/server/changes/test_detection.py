@@ -1,0 +1,142 @@
+"""Change detection against each provider's emulator over HTTP, on the sync worker's own
+passes: every change the emulator makes shows in the log exactly as it shows in the API
+(one event per record created, updated or deleted, with the API's GIDs and the fields
+that changed), a connection's first pass and an unchanged pass say nothing, and a
+provider failing halfway through a full pass removes nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from server.providers.mutations import Intent
+from server.providers.registry import PROVIDERS
+from server.providers.sessions.emulator import create_emulator
+from server.providers.spec import ProviderSpec
+from server.sync import Outcome
+from tests.server.changes.detection import (
+    Expected,
+    changes_of,
+    difference,
+    listed,
+    logged_since,
+)
+from tests.server.conftest import World
+
+HANDLE = "tremble"
+TRACKED = ["sessions", "boxpressd"]
+# One of each kind of thing that happens at a business, in an order that leaves
+# something to change and remove.
+SCRIPT = (
+    Intent.JOIN,
+    Intent.REGISTER,
+    Intent.CONFIRM,
+    Intent.CANCEL,
+    Intent.CONSENT,
+    Intent.PURCHASE,
+    Intent.PAYMENT,
+    Intent.RENAME,
+    Intent.REEMAIL,
+    Intent.UNREGISTER,
+    Intent.LEAVE,
+)
+
+
+# What fails in a pass: for Sessions its bookings, read after every session and its
+# participants (a pass failing halfway); Boxpressd's one list, wherever.
+FAILING_LATE = {"sessions": frozenset({"bookings.list"})}
+
+
+@pytest.fixture(params=TRACKED)
+def connected(request: pytest.FixtureRequest) -> dict[str, tuple[str, ...]]:
+    return {HANDLE: (request.param,)}
+
+
+def _sessions_emulator(dataset: Any, account_id: str, key: str) -> Any:
+    # 100 requests a second rather than the demo's 10, said in its headers: every step's
+    # full crawl in a fraction of a second, paced by the same rules.
+    return create_emulator(dataset, api_key=key, rate_limit=(100, 1))
+
+
+@pytest.fixture
+def providers() -> tuple[ProviderSpec, ...]:
+    return tuple(
+        dataclasses.replace(
+            spec, emulated=dataclasses.replace(spec.emulated, emulator=_sessions_emulator)
+        )
+        if spec.name == "sessions"
+        else spec
+        for spec in PROVIDERS
+    )
+
+
+@pytest.fixture
+def setting_overrides() -> dict[str, Any]:
+    # Every pass a full one: what was removed shows at the next pass.
+    return {
+        "full_pass_interval_seconds": 0.001,
+        "key_rate_limit": 100_000,
+        "business_rate_limit": 100_000,
+    }
+
+
+async def one_pass(world: World) -> list[Outcome]:
+    outcomes = await world.services.sync.sync_all(business_id=world.business_ids[HANDLE])
+    assert outcomes and all(o.synced for o in outcomes), outcomes
+    return outcomes
+
+
+def provider_of(world: World) -> str:
+    [(_, provider)] = world.emulators
+    return provider
+
+
+async def test_each_change_is_one_event_with_the_gids_the_api_returns(world: World) -> None:
+    emulator = world.emulator(provider_of(world), HANDLE)
+    await one_pass(world)  # the first: records, says nothing
+    assert await logged_since(world, HANDLE, 0) == []
+    await one_pass(world)  # nothing changed: nothing to say
+    assert await logged_since(world, HANDLE, 0) == []
+    seen = 0
+    topics: set[str] = set()
+    for step, intent in enumerate(SCRIPT):
+        before = await listed(world, HANDLE)
+        if not changes_of(emulator, [intent], seed=step):
+            continue  # the provider has no such thing
+        await one_pass(world)
+        events = await logged_since(world, HANDLE, seen)
+        expected = difference(before, await listed(world, HANDLE))
+        assert sorted(Expected.of(e) for e in events) == expected, intent
+        assert [e.seq for e in events] == list(range(seen + 1, seen + len(events) + 1))
+        seen += len(events)
+        topics |= {e.topic for e in events}
+    assert {"participant.created", "participant.updated", "participant.deleted"} <= topics
+    assert {"registration.created", "registration.deleted"} <= topics
+    await one_pass(world)
+    assert await logged_since(world, HANDLE, seen) == []
+    # Paced by the provider's own headers: never a request into a full window.
+    assert getattr(emulator, "into_full_window", 0) == 0
+
+
+async def test_a_provider_failing_halfway_removes_nothing_and_the_next_pass_catches_up(
+    world: World,
+) -> None:
+    emulator = world.emulator(provider_of(world), HANDLE)
+    await one_pass(world)
+    before = await listed(world, HANDLE)
+    assert changes_of(emulator, [Intent.LEAVE], seed=1)
+    emulator.faults.endpoints = FAILING_LATE.get(provider_of(world), frozenset())
+    emulator.faults.status = 500
+    emulator.reset_counts()
+    [failed] = await world.services.sync.sync_all(business_id=world.business_ids[HANDLE])
+    assert failed.error and not failed.synced
+    assert emulator.total_requests > 0
+    assert await logged_since(world, HANDLE, 0) == []  # nothing removed by a failed pass
+    emulator.faults.status = None
+    await one_pass(world)
+    events = await logged_since(world, HANDLE, 0)
+    expected = difference(before, await listed(world, HANDLE))
+    assert sorted(Expected.of(e) for e in events) == expected
+    assert any(e.topic == "participant.deleted" for e in events)
