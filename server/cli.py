@@ -86,6 +86,18 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _lag(since: datetime | None, now: datetime) -> str:
+    """`42 s`, `3 min`, `2 h`: how long ago `since` was."""
+    if since is None:
+        return "-"
+    seconds = max((now - since).total_seconds(), 0)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
@@ -557,13 +569,16 @@ async def connections_test(connection_id: str) -> None:
 async def connections_list(handle: str | None, as_json: bool) -> None:
     """List connections.
 
-    Every connection: its business, provider, mode, base URL and account."""
+    Every connection: its business, provider, mode, base URL and account; for indexed
+    and watched ones, the last sync pass that caught up (a crawl or a watch), how long
+    ago (the lag of change detection) and the last error."""
 
     async def work(services: Any) -> None:
         business_id = await _business_id(services, handle) if handle else None
         handles = {b.id: b.handle for b in await services.store.list_businesses()}
         connections = await services.store.list_connections(business_id)
         synced = await services.index.status([c.id for c in connections])
+        now = datetime.now(UTC)
         rows = []
         for c in connections:
             status = synced.get(c.id)
@@ -578,7 +593,10 @@ async def connections_list(handle: str | None, as_json: bool) -> None:
                     "account_id": c.account_id or "-",
                     "created": _when(c.created_at),
                     "indexed": status.participants if status else (0 if indexed else "-"),
+                    # The last crawl (indexed) or watch pass (live) that caught up, and
+                    # how long ago: changes show up to that late.
                     "last_sync": _when(status.last_completed_at) if status else "-",
+                    "lag": _lag(status.last_completed_at if status else None, now),
                     "last_error": (status.last_error if status else None) or "-",
                 }
             )

@@ -215,12 +215,23 @@ class DemoServer(uvicorn.Server):
         await first_sync(self._services)
         self._announce()
         every = self._services.settings.sync_interval_seconds
-        self._syncing = asyncio.create_task(self._services.sync.run_every(every, first_after=every))
+        self._background.append(
+            asyncio.create_task(self._services.sync.run_every(every, first_after=every))
+        )
+        if self._activity is not None:
+            self._background.append(
+                asyncio.create_task(self._activity.run(ACTIVITY_SECONDS, report=_changed))
+            )
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        if self._syncing is not None:
-            self._syncing.cancel()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await super().shutdown(sockets=sockets)
+
+
+def _changed(line: str) -> None:
+    log.info("demo activity: %s", line)
 
 
 def _say(message: str = "") -> None:
