@@ -4,7 +4,7 @@ kind of change yields, and that a full pass is what the adapter lists."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -187,8 +187,11 @@ async def test_a_renamed_contact_is_yielded_with_its_new_name_and_the_apis_gid(
     watermark = await full_pass(site)
     contact = dataset.contacts[17]["id"]
     site.mutate(kind="participant", op="change", id=contact, fields={"name": "Ada Lovelace"})
+    site.emulator.reset_counts()
     seen = keyed(seen_of(await batches(site.watcher.changed_since(watermark))))
     assert list(seen) == [(Kind.PARTICIPANT, contact)]
+    # a source each, and the changed contact's consent
+    assert dict(site.emulator.requests) == {**dict.fromkeys(SOURCES, 1), "subscriptions.query": 2}
     changed = seen[(Kind.PARTICIPANT, contact)]
     assert changed.fields["name"] == "Ada Lovelace"
     assert changed.participant_id == contact
@@ -214,6 +217,8 @@ async def test_a_changed_consent_is_the_participant_of_its_address(
     site.emulator.reset_counts()
     seen = keyed(seen_of(await batches(site.watcher.changed_since(watermark))))
     assert list(seen) == [(Kind.PARTICIPANT, contact["id"])]
+    # a source each, and the contact of the changed subscription's address
+    assert dict(site.emulator.requests) == {**dict.fromkeys(SOURCES, 1), "contacts.query": 2}
     consent = seen[(Kind.PARTICIPANT, contact["id"])].fields["emailMarketingConsent"]
     assert consent == {"status": "denied", "at": last_stamp(site)}
     expected = (await listed(site))[(Kind.PARTICIPANT, contact["id"])]
@@ -270,7 +275,10 @@ async def test_an_order_added_is_one_purchase_per_line_item_as_the_adapter_lists
     watermark = await full_pass(site)
     contact = dataset.contacts[40]["id"]
     added = site.mutate(kind="purchase", op="add", fields={"participant": contact, "quantity": 2})
+    site.emulator.reset_counts()
     seen = keyed(seen_of(await batches(site.watcher.changed_since(watermark))))
+    # a source each, and whether the buyer is a contact (the adapter lists no orphan)
+    assert dict(site.emulator.requests) == {**dict.fromkeys(SOURCES, 1), "contacts.query": 2}
     expected = {
         key: value
         for key, value in (await listed(site)).items()
@@ -371,3 +379,27 @@ async def test_a_page_longer_than_asked_for_or_a_repeated_cursor_is_an_invalid_r
     finally:
         await transport.close()
         upstream.unmount(base_url)
+
+
+async def test_small_pages_still_read_every_record_once_and_resume_from_each_batch(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of seven: cursors followed on the cursor-paged sources, and the subscriptions'
+    offset paging restarted at each page's newest `updatedDate`."""
+    from server.providers.wix import watcher
+
+    for name in ("_CONTACTS", "_BOOKINGS", "_ORDERS"):
+        monkeypatch.setattr(watcher, name, replace(getattr(watcher, name), limit=7))
+    monkeypatch.setattr(watcher, "SUBSCRIPTIONS_PAGE", 7)
+    monkeypatch.setattr(watcher, "MAX_PAGES", 1000)
+    watched = await batches(site.watcher.everything())
+    seen = seen_of(watched)
+    assert len(keyed(seen)) == len(seen)
+    expected = await listed(site)
+    assert {key: dict(s.fields) for key, s in keyed(seen).items()} == {
+        key: dict(fields) for key, (_, fields) in expected.items()
+    }
+    for index in range(0, len(watched), 25):  # a pass stopped after any batch resumes there
+        before = keyed(seen_of(watched[: index + 1]))
+        after = keyed(seen_of(await batches(site.watcher.changed_since(watched[index].watermark))))
+        assert set(before) | set(after) == set(expected)
