@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -121,9 +121,15 @@ class WixAdapter:
     async def consents(
         self, participants: Sequence[ParticipantRecord]
     ) -> list[ConsentRecord | None]:
-        emails = list(dict.fromkeys(p.email.lower() for p in participants if p.email))
+        by_email = await self.consents_by_email(p.email for p in participants if p.email)
+        return [mapping.consent_of(p, by_email) for p in participants]
+
+    async def consents_by_email(self, emails: Iterable[str]) -> dict[str, ConsentRecord]:
+        """The consent of each address that has an email subscription, by lowercased
+        address: one call per hundred addresses (and per thousand subscriptions)."""
+        wanted = list(dict.fromkeys(email.lower() for email in emails))
         by_email: dict[str, ConsentRecord] = {}
-        for chunk in _chunks(emails):
+        for chunk in _chunks(wanted):
             guard, offset = self._guard(), 0
             while True:
                 body = {
@@ -140,10 +146,7 @@ class WixAdapter:
                 if offset >= total:
                     break
                 guard.more(offset, len(page.subscriptions))
-        return [
-            by_email.get(p.email.lower(), ConsentRecord("unknown", None)) if p.email else None
-            for p in participants
-        ]
+        return by_email
 
     async def _for_contacts(
         self,

@@ -9,6 +9,7 @@ and empty values, so every field but an object's id has a default.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 import msgspec
@@ -80,6 +81,7 @@ class PrimaryInfo(_Wire):
 class Contact(_Wire):
     id: str
     created_date: str | None = None
+    updated_date: str | None = None
     info: ContactInfo | None = None
     primary_info: PrimaryInfo | None = None
 
@@ -164,6 +166,7 @@ class Order(_Wire):
     payment_status: str | None = None
     currency: str | None = None
     created_date: str | None = None
+    updated_date: str | None = None
     purchased_date: str | None = None
     buyer_info: BuyerInfo | None = None
     line_items: list[LineItem] = []
@@ -221,6 +224,16 @@ def consent(subscription: Subscription) -> ConsentRecord:
         status=SUBSCRIPTION_STATUS.get(subscription.subscription_status or "", "unknown"),
         at=Instant.of(subscription.updated_date or subscription.created_date),
     )
+
+
+def consent_of(
+    record: ParticipantRecord, by_email: Mapping[str, ConsentRecord]
+) -> ConsentRecord | None:
+    """A participant's consent, from the subscriptions by lowercased address: none without
+    an email, `unknown` for an address with no subscription."""
+    if not record.email:
+        return None
+    return by_email.get(record.email.lower(), ConsentRecord("unknown", None))
 
 
 def booking_contact(booking: Booking) -> str | None:

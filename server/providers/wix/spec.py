@@ -9,8 +9,10 @@ from schema.source import ConnectionRecord
 from server.providers.base import ProviderAdapter
 from server.providers.http import ProviderHttp
 from server.providers.spec import AccountId, Emulated, ProviderSpec
+from server.providers.watched import Watcher
 from server.providers.wix.client import WixAdapter, probe
 from server.providers.wix.mapping import PROVIDER
+from server.providers.wix.watcher import WixWatcher
 
 _SITE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{2,63}")
 
@@ -26,6 +28,10 @@ def _headers(site_id: str, api_key: str) -> dict[str, str]:
 
 def _adapter(http: ProviderHttp, connection: ConnectionRecord) -> ProviderAdapter:
     return WixAdapter(http, connection=connection.public_id)
+
+
+def _watcher(http: ProviderHttp, connection: ConnectionRecord) -> Watcher:
+    return WixWatcher(http, connection.public_id)
 
 
 def _dataset(seed: int, size: int) -> Any:
@@ -49,6 +55,7 @@ SPEC = ProviderSpec(
     headers=_headers,
     probe=probe,
     adapter=_adapter,
+    watcher=_watcher,
     emulated=Emulated(
         dataset=_dataset,
         emulator=_emulator,
