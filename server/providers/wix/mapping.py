@@ -93,6 +93,7 @@ class ContactsPage(_Wire):
 
 class Subscription(_Wire):
     email: str
+    id: str | None = None
     subscription_status: str | None = None
     created_date: str | None = None
     updated_date: str | None = None

@@ -80,16 +80,17 @@ class Mark:
         """The lower bound of the next query (exclusive)."""
         return Instant.at(self.at - OVERLAP) if self.at else None
 
-    def knows(self, key: str, updated: Instant | None) -> bool:
-        return updated is not None and self.recent.get(key) == updated
+    def knows(self, key: str | None, updated: Instant | None) -> bool:
+        return key is not None and updated is not None and self.recent.get(key) == updated
 
-    def read(self, key: str, updated: Instant | None) -> None:
+    def read(self, key: str | None, updated: Instant | None) -> None:
         if updated is None:  # never matched by an `updatedDate` filter: full passes only
             return
         moment = updated.to_datetime()
         if self.at is None or moment > self.at:
             self.at = moment
-        self.recent[key] = str(updated)
+        if key is not None:  # a record without an id is read again, never remembered
+            self.recent[key] = str(updated)
 
     def trim(self) -> None:
         if self.at is None:
@@ -308,7 +309,7 @@ class _Pass:
                     yield Watched(tuple(seen), now)
                     last = now
 
-    def _fresh(self, source: str, key: str, updated: Instant | None) -> bool:
+    def _fresh(self, source: str, key: str | None, updated: Instant | None) -> bool:
         """Whether a record read is to be yielded (a full pass yields all); the mark
         moves past it either way."""
         mark = self.marks[source]
@@ -351,7 +352,9 @@ class _Pass:
             fresh = [
                 s
                 for s in rows
-                if self._fresh(SUBSCRIPTIONS, s.email.lower(), _updated(s.updated_date))
+                # By the subscription's id, never its address: the watermark is stored,
+                # and the store keeps no live provider's personal data.
+                if self._fresh(SUBSCRIPTIONS, s.id, _updated(s.updated_date))
             ]
             mark.trim()
             consents = {s.email.lower(): mapping.consent(s) for s in fresh}

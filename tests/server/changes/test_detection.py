@@ -7,14 +7,17 @@ provider failing halfway through a full pass removes nothing."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
 from server.providers.mutations import Intent
 from server.providers.registry import PROVIDERS
 from server.providers.sessions.emulator import create_emulator
 from server.providers.spec import ProviderSpec
+from server.store.models import RecordFingerprint, SyncState
 from server.sync import Outcome
 from tests.server.changes.detection import (
     Expected,
@@ -26,7 +29,8 @@ from tests.server.changes.detection import (
 from tests.server.conftest import World
 
 HANDLE = "tremble"
-TRACKED = ["sessions", "boxpressd"]
+TRACKED = ["sessions", "boxpressd", "wix"]
+LIVE = {"wix"}
 # One of each kind of thing that happens at a business, in an order that leaves
 # something to change and remove.
 SCRIPT = (
@@ -74,12 +78,7 @@ def providers() -> tuple[ProviderSpec, ...]:
 
 @pytest.fixture
 def setting_overrides() -> dict[str, Any]:
-    # Every pass a full one: what was removed shows at the next pass.
-    return {
-        "full_pass_interval_seconds": 0.001,
-        "key_rate_limit": 100_000,
-        "business_rate_limit": 100_000,
-    }
+    return {"key_rate_limit": 100_000, "business_rate_limit": 100_000}
 
 
 async def one_pass(world: World) -> list[Outcome]:
@@ -93,12 +92,27 @@ def provider_of(world: World) -> str:
     return provider
 
 
+async def full_pass_due(world: World) -> None:
+    """Make the next pass a full one, as if the last had ended two days ago."""
+    async with world.services.engine.begin() as connection:
+        await connection.execute(
+            update(SyncState).values(last_full_at=datetime.now(UTC) - timedelta(days=2))
+        )
+
+
 async def test_each_change_is_one_event_with_the_gids_the_api_returns(world: World) -> None:
-    emulator = world.emulator(provider_of(world), HANDLE)
+    """After each change: a pass as the schedule runs it (a watch, an incremental
+    crawl), then a full one; together they say exactly what the API shows changed. A
+    live connection's watch alone finds what was created or updated."""
+    provider = provider_of(world)
+    emulator = world.emulator(provider, HANDLE)
     await one_pass(world)  # the first: records, says nothing
     assert await logged_since(world, HANDLE, 0) == []
+    emulator.reset_counts()
     await one_pass(world)  # nothing changed: nothing to say
     assert await logged_since(world, HANDLE, 0) == []
+    if provider in LIVE:
+        assert emulator.total_requests == 4  # one page of each changed-since query
     seen = 0
     topics: set[str] = set()
     for step, intent in enumerate(SCRIPT):
@@ -106,10 +120,17 @@ async def test_each_change_is_one_event_with_the_gids_the_api_returns(world: Wor
         if not changes_of(emulator, [intent], seed=step):
             continue  # the provider has no such thing
         await one_pass(world)
+        watched = await logged_since(world, HANDLE, seen)
+        await full_pass_due(world)
+        await one_pass(world)
         events = await logged_since(world, HANDLE, seen)
         expected = difference(before, await listed(world, HANDLE))
         assert sorted(Expected.of(e) for e in events) == expected, intent
         assert [e.seq for e in events] == list(range(seen + 1, seen + len(events) + 1))
+        if provider in LIVE:
+            assert sorted(Expected.of(e) for e in watched) == [
+                e for e in expected if not e.topic.endswith(".deleted")
+            ], intent
         seen += len(events)
         topics |= {e.topic for e in events}
     assert {"participant.created", "participant.updated", "participant.deleted"} <= topics
@@ -118,6 +139,30 @@ async def test_each_change_is_one_event_with_the_gids_the_api_returns(world: Wor
     assert await logged_since(world, HANDLE, seen) == []
     # Paced by the provider's own headers: never a request into a full window.
     assert getattr(emulator, "into_full_window", 0) == 0
+    if provider in LIVE:
+        await no_copy_of_the_provider_s_people(world, emulator)
+
+
+async def no_copy_of_the_provider_s_people(world: World, emulator: Any) -> None:
+    """A live connection's records are not kept: no name or email the provider holds is
+    anywhere in the store, fingerprints included."""
+    async with world.services.engine.connect() as connection:
+        prints = (await connection.execute(select(RecordFingerprint))).all()
+        assert prints
+        stored = []
+        for table in RecordFingerprint.metadata.sorted_tables:
+            stored += [repr(tuple(row)) for row in await connection.execute(select(table))]
+    everything = "\n".join(stored).lower()
+    people = [p for contact in emulator.dataset.contacts for p in _name_and_email(contact)]
+    assert people
+    assert not [p for p in people if p.lower() in everything]
+
+
+def _name_and_email(contact: dict[str, Any]) -> list[str]:
+    name = contact.get("info", {}).get("name", {})
+    full = " ".join(filter(None, (name.get("first"), name.get("last"))))
+    email = contact.get("primaryInfo", {}).get("email")
+    return [text for text in (full, email) if text and len(text) > 4]
 
 
 async def test_a_provider_failing_halfway_removes_nothing_and_the_next_pass_catches_up(
@@ -127,6 +172,7 @@ async def test_a_provider_failing_halfway_removes_nothing_and_the_next_pass_catc
     await one_pass(world)
     before = await listed(world, HANDLE)
     assert changes_of(emulator, [Intent.LEAVE], seed=1)
+    await full_pass_due(world)
     emulator.faults.endpoints = FAILING_LATE.get(provider_of(world), frozenset())
     emulator.faults.status = 500
     emulator.reset_counts()
@@ -135,6 +181,7 @@ async def test_a_provider_failing_halfway_removes_nothing_and_the_next_pass_catc
     assert emulator.total_requests > 0
     assert await logged_since(world, HANDLE, 0) == []  # nothing removed by a failed pass
     emulator.faults.status = None
+    await full_pass_due(world)
     await one_pass(world)
     events = await logged_since(world, HANDLE, 0)
     expected = difference(before, await listed(world, HANDLE))
