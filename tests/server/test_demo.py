@@ -3,10 +3,12 @@ and the `business-api` command run in that folder afterwards."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sqlite3
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -278,3 +280,22 @@ def test_the_readme_query_pages_through_participants_of_every_provider(tmp_path:
     for provider in PROVIDER_NAMES[1:]:  # no consent, no purchases
         assert not any(n["emailMarketingConsent"] for n in by_provider[provider])
         assert not any(n["productPurchases"]["nodes"] for n in by_provider[provider])
+
+
+def test_the_demo_shows_change_events_within_a_minute(tmp_path: Path) -> None:
+    """Its activity changes the emulated providers' data; the background sync watches
+    and crawls them; `changes list` in its folder shows the events."""
+    with running_demo(tmp_path) as demo:
+        demo.printed.wait_for(r"business-api changes list --business tremble")
+        deadline = time.monotonic() + 60
+        events: list[dict] = []
+        while not events and time.monotonic() < deadline:
+            time.sleep(2)
+            listed = business_api(tmp_path, "changes", "list", "--business", "tremble", "--json")
+            assert listed.returncode == 0, listed.stderr
+            events = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert events, "no change event within 60 s of the demo announcing itself"
+    assert all(
+        e["topic"].split(".")[0] in ("participant", "registration", "purchase") for e in events
+    )
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
