@@ -56,7 +56,10 @@ async def _indexed(services: Services) -> list[IndexedSince] | None:
         # The metrics matter most when something is down: answer without the sync lag.
         log.warning("metrics without sync lag: the store did not answer (%s)", type(error).__name__)
         return None
-    return [IndexedSince(connection, provider, since) for connection, provider, since in rows]
+    return [
+        IndexedSince(connection, provider, since, watched=mode != "indexed")
+        for connection, provider, mode, since in rows
+    ]
 
 
 async def metrics_page(request: Request) -> Response:

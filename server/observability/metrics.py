@@ -291,12 +291,14 @@ def circuit_forgotten(connection: str, provider: str) -> None:
 
 @dataclass(frozen=True)
 class IndexedSince:
-    """An indexed connection, and since when its index is complete: its last completed
-    sync, or when it was added while none has completed."""
+    """A connection the sync worker passes over, and since when it is complete: its last
+    pass that caught up, or when it was added while none has. `watched`: a live
+    connection watched for changes (its lag is the watch's), else an indexed one."""
 
     connection: str
     provider: str
     since: datetime
+    watched: bool = False
 
 
 class _ScrapeTime:
@@ -322,10 +324,18 @@ class _ScrapeTime:
             "completed sync, or since it was added).",
             labels=["connection", "provider"],
         )
+        watch_lag = GaugeMetricFamily(
+            f"{NAMESPACE}_watch_lag_seconds",
+            "Seconds since each watched live connection's last watch pass that caught up: "
+            "changes there show in the change log at most this late.",
+            labels=["connection", "provider"],
+        )
         for item in self._indexed:
             seconds = max((self._now - item.since).total_seconds(), 0.0)
-            lag.add_metric([item.connection, item.provider], seconds)
+            family = watch_lag if item.watched else lag
+            family.add_metric([item.connection, item.provider], seconds)
         yield lag
+        yield watch_lag
 
 
 @cache

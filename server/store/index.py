@@ -379,24 +379,29 @@ class IndexStore:
                 for s in await session.scalars(query)
             }
 
-    async def indexed_since(self) -> list[tuple[str, str, datetime]]:
-        """(public id, provider, since) of every indexed connection: since its last
-        completed sync, or since it was added while none has completed. One query, for
-        the metrics' sync lag."""
+    async def indexed_since(self) -> list[tuple[str, str, str, datetime]]:
+        """(public id, provider, mode, since) of every connection the sync worker passes
+        over: indexed ones, and live ones it has watched. Since their last pass that
+        caught up, or since they were added while none has. One query, for the metrics'
+        lags."""
         query = (
             select(
                 ProviderConnection.public_id,
                 ProviderConnection.provider,
+                ProviderConnection.mode,
                 ProviderConnection.created_at,
                 SyncState.last_completed_at,
             )
             .outerjoin(SyncState, SyncState.connection_id == ProviderConnection.id)
-            .where(ProviderConnection.mode == "indexed")
+            .where(or_(ProviderConnection.mode == "indexed", SyncState.connection_id.is_not(None)))
             .order_by(ProviderConnection.id)
         )
         async with self._sessions() as session:
             rows = list(await session.execute(query))
-        return [(public_id, provider, done or added) for public_id, provider, added, done in rows]
+        return [
+            (public_id, provider, mode, done or added)
+            for public_id, provider, mode, added, done in rows
+        ]
 
     async def checkpoint(self, connection_id: int) -> tuple[Any, Any]:
         """Where the last crawl stopped, and the provider's last word on its limits."""

@@ -82,6 +82,7 @@ def test_a_pass_stopped_at_its_bound_exits_3_and_the_next_goes_on(run, hostile) 
     assert "Traceback" not in first.output
     [row] = listed(run)
     assert row["last_error"] == said and row["indexed"] == 300 and row["last_sync"] == "-"
+    assert row["lag"] == "-"  # no pass has caught up yet
     assert run("sync").exit_code == 3
     offsets = [r.split("offset=")[1].split("&")[0] for r in provider.requests]
     assert offsets == [str(100 * n) for n in range(6)]  # the second went on from the first

@@ -244,6 +244,18 @@ async def test_each_indexed_connection_has_its_sync_lag_from_the_store(world: Wo
     assert len(lagging) == 2  # the live Wix connections have no sync
 
 
+async def test_each_watched_live_connection_has_its_watch_lag(world: World) -> None:
+    watched = world.connections["tremble"]  # a Wix connection: watched for changes
+    _, before = await scrape(world)
+    assert not [s for name, s in before if name == "business_api_watch_lag_seconds"]
+    outcomes = await world.services.sync.sync_all(business_id=world.business_ids["tremble"])
+    assert [o.synced for o in outcomes] == [True]
+    _, after = await scrape(world)
+    lag = value(after, "business_api_watch_lag_seconds", connection=watched, provider="wix")
+    assert 0 <= lag < 60
+    assert not [s for name, s in after if name == "business_api_sync_lag_seconds"]
+
+
 async def test_the_build_is_a_label_of_build_info(world: World) -> None:
     _, samples = await scrape(world)
     version = metadata.version("business-api")
