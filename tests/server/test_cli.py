@@ -198,6 +198,7 @@ def test_connections_are_added_listed_and_removed(run) -> None:  # type: ignore[
         "INDEXED",
         "LAST",
         "SYNC",
+        "LAG",
         "LAST",
         "ERROR",
     ]
