@@ -389,7 +389,13 @@ class Store:
         record = connection_record(row)
         fingerprint = hashlib.sha256(
             "\0".join(
-                [record.provider, record.base_url, record.account_id, row.credential_encrypted]
+                [
+                    record.provider,
+                    record.mode,
+                    record.base_url,
+                    record.account_id,
+                    row.credential_encrypted,
+                ]
             ).encode()
         ).hexdigest()
         try:
