@@ -150,6 +150,13 @@ class Mutation:
         base_url: str,
         account_id: str,
         credential: str,
+        mode: Annotated[
+            str | None,
+            strawberry.argument(
+                description="`live` or `indexed`, for a provider that has both; its default "
+                "when omitted."
+            ),
+        ] = None,
     ) -> ProviderConnection:
         business = await _business_of(info, business_id)
         record = await info.context.directory.connect_provider(
@@ -158,6 +165,7 @@ class Mutation:
             base_url=base_url,
             account_id=account_id,
             credential=credential,
+            mode=mode,
         )
         return ProviderConnection(record=record)
 

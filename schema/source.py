@@ -170,6 +170,7 @@ class Directory(Protocol):
         base_url: str,
         account_id: str,
         credential: str,
+        mode: str | None = None,
     ) -> ConnectionRecord: ...
 
     async def disconnect_provider(self, public_id: str) -> ConnectionRecord: ...

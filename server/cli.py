@@ -422,6 +422,13 @@ def _credential(credential: str | None, credential_file: Path | None) -> str:
     default=None,
     help="Read the credential from this file.",
 )
+@click.option(
+    "--mode",
+    default=None,
+    metavar="live|indexed",
+    help="Read the provider at query time (live) or crawl it into the store (indexed), "
+    "for a provider that has both; its default otherwise.",
+)
 @click.option("--no-verify", is_flag=True, help="Store it without checking it with the provider.")
 @_run
 async def connections_add(
@@ -431,6 +438,7 @@ async def connections_add(
     account_id: str,
     credential: str | None,
     credential_file: Path | None,
+    mode: str | None,
     no_verify: bool,
 ) -> None:
     """Connect a business to a provider.
@@ -444,7 +452,7 @@ async def connections_add(
     async def work(services: Any) -> None:
         spec = services.spec(provider)
         url = base_url or spec.default_base_url
-        problem = spec.check_connection(url, account_id)
+        problem = spec.check_mode(mode or spec.mode) or spec.check_connection(url, account_id)
         if problem:
             raise click.ClickException(problem)
         business_id = await _business_id(services, handle)
@@ -466,9 +474,9 @@ async def connections_add(
             base_url=url,
             account_id=account_id,
             credential=secret,
-            mode=spec.mode,
+            mode=mode or spec.mode,
         )
-        _say(f"Connected @{handle} to {spec.title} ({connection.public_id}).")
+        _say(f"Connected @{handle} to {spec.title} ({connection.public_id}, {connection.mode}).")
 
     await _with_services(_settings(), work)
 

@@ -166,9 +166,12 @@ async def prepare(settings: Settings, base: str, saved_key: str | None = None) -
                     EmulatedConnection(spec, url, spec.emulated.account_id, credential)
                 )
                 continue
-            if config.connection.base_url != url:
-                # Another port this time: the same connection (so the same GIDs), moved.
-                await store.update_connection(config.connection.public_id, base_url=url)
+            if config.connection.base_url != url or config.connection.mode != spec.mode:
+                # Another port this time, or a store from before the provider's default mode
+                # changed: the same connection (so the same GIDs), moved or switched.
+                await store.update_connection(
+                    config.connection.public_id, base_url=url, mode=spec.mode
+                )
             connections.append(
                 EmulatedConnection(spec, url, config.connection.account_id, config.credential)
             )

@@ -107,12 +107,13 @@ class StoreDirectory:
         base_url: str,
         account_id: str,
         credential: str,
+        mode: str | None = None,
     ) -> ConnectionRecord:
         spec = self._specs.get(provider)
         if spec is None:
             known = ", ".join(sorted(self._specs))
             raise BadUserInput(f"Unknown provider `{provider}`. Known: {known}.")
-        problem = spec.check_connection(base_url, account_id)
+        problem = spec.check_connection(base_url, account_id) or spec.check_mode(mode or spec.mode)
         if problem:
             raise BadUserInput(
                 problem.replace("--base-url", "`baseUrl`").replace("--account-id", "`accountId`")
@@ -124,7 +125,7 @@ class StoreDirectory:
             base_url=base_url,
             account_id=account_id,
             credential=credential,
-            mode=spec.mode,
+            mode=mode or spec.mode,
         )
         return connection
 

@@ -235,7 +235,9 @@ class Runtimes:
             return kept
         spec = self._specs.get(connection.provider)
         problem = config.problem or (
-            None if spec else f"no provider named {connection.provider!r} in this server"
+            spec.check_mode(connection.mode)
+            if spec
+            else f"no provider named {connection.provider!r} in this server"
         )
         if problem is not None or spec is None or config.credential is None:
             log.error(
@@ -246,7 +248,7 @@ class Runtimes:
             )
             adapter: ProviderAdapter = Misconfigured(connection, problem or "unusable")
             return ConnectionRuntime(connection, adapter, None, config.fingerprint)
-        if spec.adapter is None:  # indexed: read from the store, no provider call
+        if connection.mode == "indexed" or spec.adapter is None:  # read from the store
             indexed = IndexedAdapter(self._index, connection)
             return ConnectionRuntime(
                 connection, indexed, None, config.fingerprint, config.synced_at

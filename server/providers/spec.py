@@ -67,6 +67,7 @@ class Emulated:
 class ProviderSpec:
     name: str  # "wix": the one name used in the store, the CLI, errors and logs
     title: str  # "Wix", for people
+    # The mode a new connection gets unless its operator chooses another of `modes`.
     mode: Mode
     account_id: AccountId
     default_base_url: str
@@ -76,8 +77,9 @@ class ProviderSpec:
     # error the connection would meet at query or sync time.
     probe: Callable[[ProviderHttp, ConnectionRecord], Awaitable[None]]
     emulated: Emulated
-    # A live provider is read by its adapter at query time; an indexed one is crawled
-    # into the store by its crawler and read from there.
+    # A live connection is read by the adapter at query time; an indexed one is crawled
+    # into the store by the crawler and read from there. A provider with both lets each
+    # connection choose (`ProviderConnection.mode`).
     adapter: Callable[[ProviderHttp, ConnectionRecord], ProviderAdapter] | None = None
     crawler: Callable[[ProviderHttp, ConnectionRecord, IndexView, PersonIds], Crawler] | None = None
     # A live provider that can say what changed since a watermark: its connections are
@@ -87,8 +89,22 @@ class ProviderSpec:
     retry: RetryPolicy = RetryPolicy()
 
     def __post_init__(self) -> None:
-        if (self.adapter is None) == (self.crawler is None):
-            raise ValueError(f"{self.name}: a provider has an adapter (live) or a crawler")
+        if self.adapter is None and self.crawler is None:
+            raise ValueError(f"{self.name}: a provider has an adapter (live), a crawler or both")
+        if self.mode not in self.modes:
+            raise ValueError(f"{self.name}: its default mode {self.mode!r} is not one it has")
+
+    @property
+    def modes(self) -> tuple[Mode, ...]:
+        """The modes a connection to this provider may have."""
+        return (*(("live",) if self.adapter else ()), *(("indexed",) if self.crawler else ()))
+
+    def check_mode(self, mode: str) -> str | None:
+        """What is wrong with `mode` for a connection to this provider, or None."""
+        if mode in self.modes:
+            return None
+        supported = " or ".join(self.modes)
+        return f"{self.title} connections can be {supported}, not {mode!r}"
 
     def check_connection(self, base_url: str, account_id: str) -> str | None:
         """What is wrong with a connection's settings, or None."""

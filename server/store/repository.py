@@ -389,7 +389,13 @@ class Store:
         record = connection_record(row)
         fingerprint = hashlib.sha256(
             "\0".join(
-                [record.provider, record.base_url, record.account_id, row.credential_encrypted]
+                [
+                    record.provider,
+                    record.mode,
+                    record.base_url,
+                    record.account_id,
+                    row.credential_encrypted,
+                ]
             ).encode()
         ).hexdigest()
         try:
@@ -411,9 +417,14 @@ class Store:
         base_url: str | None = None,
         account_id: str | None = None,
         credential: str | None = None,
+        mode: str | None = None,
     ) -> ConnectionRecord:
-        """Invalidation a connection in place, keeping its id (and so every GID made from it)."""
+        """Change a connection in place, keeping its id (and so every GID made from it)."""
+        if mode is not None and mode not in CONNECTION_MODES:
+            raise InvalidConnection(f"unknown mode {mode!r}; expected one of {CONNECTION_MODES}")
         values: dict[str, str] = {}
+        if mode is not None:
+            values["mode"] = mode
         if base_url is not None:
             values["base_url"] = base_url
         if account_id is not None:

@@ -105,7 +105,8 @@ def setting_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def connected() -> dict[str, tuple[str, ...]]:
-    """The providers each business is connected to, in order; a test module overrides it."""
+    """The providers each business is connected to, in order; a test module overrides it.
+    `provider:mode` (`sessionboard:live`) connects in that mode, not the provider's default."""
     return {"tremble": ("wix",), "acme": ("wix",)}
 
 
@@ -216,7 +217,10 @@ async def world(
     layout: Layout = ()
     for handle, names in connected.items():
         _, seed, size = BUSINESSES[handle]
-        for label, name in labelled(names):
+        chosen = [entry.partition(":")[2] for entry in names]
+        plain = tuple(entry.partition(":")[0] for entry in names)
+        for (label, name), mode in zip(labelled(plain), chosen, strict=True):
+            mode = mode or specs[name].mode
             emulated = specs[name].emulated
             repeat = int(label.rpartition(".")[2]) if "." in label else 1
             emulator = emulated.emulator(
@@ -226,7 +230,7 @@ async def world(
             )
             emulators[(handle, label)] = emulator
             base_urls[(handle, label)] = upstream.mount(emulator.app, f"{handle}-{label}")
-            layout += ((handle, label, name, emulated.account_id, specs[name].mode),)
+            layout += ((handle, label, name, emulated.account_id, mode),)
     populated = populated_stores.by_layout.get(layout)
     if populated is not None:
         shutil.copy2(populated.path, migrated_store)

@@ -327,6 +327,34 @@ def test_indexed_providers_are_added_with_their_own_account_forms(run) -> None: 
     ]
 
 
+def test_a_connection_takes_the_mode_its_operator_chooses_among_the_providers(run) -> None:  # type: ignore[no-untyped-def]
+    run("businesses", "create", "--handle", "tremble", "--name", "Tremble")
+    base = ["connections", "add", "--business", "tremble", "--credential", "k", "--no-verify"]
+    board = [*base, "--provider", "sessionboard", "--account-id", "4512"]
+    assert run(*board).exit_code == 0  # its default: indexed
+    assert run(*board, "--mode", "live").exit_code == 0
+    for bad, says in (
+        (
+            [*board, "--mode", "bogus"],
+            "Sessionboard connections can be live or indexed, not 'bogus'",
+        ),
+        ([*base, "--provider", "wix", "--account-id", "s", "--mode", "indexed"], "can be live,"),
+        (
+            [*base, "--provider", "boxpressd", "--account-id", "venue/v", "--mode", "live"],
+            "indexed",
+        ),
+    ):
+        refused = run(*bad)
+        assert refused.exit_code == 1
+        assert says in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    rows = [json.loads(line) for line in run("connections", "list", "--json").stdout.splitlines()]
+    assert [(r["provider"], r["mode"]) for r in rows] == [
+        ("sessionboard", "indexed"),
+        ("sessionboard", "live"),
+    ]
+
+
 def test_serve_with_workers_needs_redis(run) -> None:  # type: ignore[no-untyped-def]
     refused = run("serve", "--workers", "2")
     assert refused.exit_code == 1

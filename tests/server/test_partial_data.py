@@ -23,7 +23,7 @@ LEAKS = ("Internal error", "Unauthorized", "Traceback", '"error":', "INTERNAL_SE
 
 @pytest.fixture
 def connected() -> dict[str, tuple[str, ...]]:
-    return {"tremble": ("wix", "sessionboard"), "acme": ("wix",)}
+    return {"tremble": ("wix", "sessionboard:live"), "acme": ("wix",)}
 
 
 @pytest.fixture

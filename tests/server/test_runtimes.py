@@ -19,7 +19,7 @@ NAMES = "{ activeBusiness { name participants(first: 5) { nodes { name } } } }"
 
 @pytest.fixture
 def connected() -> dict[str, tuple[str, ...]]:
-    return {"tremble": ("wix", "sessionboard"), "acme": ("wix",)}
+    return {"tremble": ("wix", "sessionboard:live"), "acme": ("wix",)}
 
 
 async def _set_connection(world: World, label: str, **values: Any) -> None:

@@ -44,6 +44,7 @@ class Person(msgspec.Struct, gc=False):
 
 class Contact(Person):
     created_at: str | None = None
+    updated_at: str | None = None
 
 
 class Event(msgspec.Struct, gc=False):

@@ -1,4 +1,6 @@
-"""Sessionboard: a live provider (an organisation's contacts, its events' sessions)."""
+"""Sessionboard: an organisation's contacts and its events' sessions, crawled into the
+index by default (its budget of 100 requests per 15 minutes per token and category does
+not last long read per query); a connection may be live instead."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ from typing import Any
 from schema.source import ConnectionRecord
 from server.providers.base import ProviderAdapter
 from server.providers.http import ProviderHttp
+from server.providers.indexed import Crawler, IndexView, PersonIds
 from server.providers.sessionboard.client import SessionboardAdapter, probe
+from server.providers.sessionboard.crawler import SessionboardCrawler
 from server.providers.sessionboard.mapping import PROVIDER
 from server.providers.spec import AccountId, Emulated, OutboundLimit, ProviderSpec
 
@@ -40,6 +44,12 @@ def _adapter(http: ProviderHttp, connection: ConnectionRecord) -> ProviderAdapte
     )
 
 
+def _crawler(
+    http: ProviderHttp, connection: ConnectionRecord, index: IndexView, person_id: PersonIds
+) -> Crawler:
+    return SessionboardCrawler(http, connection)
+
+
 def _dataset(seed: int, size: int) -> Any:
     from server.providers.sessionboard.dataset import generate_dataset
 
@@ -55,12 +65,13 @@ def _emulator(dataset: Any, organization: str, token: str) -> Any:
 SPEC = ProviderSpec(
     name=PROVIDER,
     title="Sessionboard",
-    mode="live",
+    mode="indexed",
     account_id=AccountId("the Sessionboard organization id", _check_organization, "4512"),
     default_base_url="https://public-api.sessionboard.com",
     headers=_headers,
     probe=probe,
     adapter=_adapter,
+    crawler=_crawler,
     emulated=Emulated(
         dataset=_dataset,
         emulator=_emulator,

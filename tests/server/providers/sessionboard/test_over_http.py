@@ -18,7 +18,7 @@ PAGE = """query($first: Int, $after: String) { activeBusiness {
 
 @pytest.fixture
 def connected() -> dict[str, tuple[str, ...]]:
-    return {"tremble": ("sessionboard",), "acme": ("wix",)}
+    return {"tremble": ("sessionboard:live",), "acme": ("wix",)}
 
 
 @pytest.mark.parametrize("first", [25, 5])
