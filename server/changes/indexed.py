@@ -34,14 +34,15 @@ def _instant(value: str | None) -> Instant | None:
     return Instant(value) if value else None
 
 
-def _participant(row: IndexedParticipant, tracking: Tracking) -> Fields:
+def _participant(row: Any, tracking: Tracking) -> Fields:
+    """An index row's (or a selected row's) participant, as the API shows it."""
     record = ParticipantRecord(
         key=ParticipantKey(tracking.connection, row.provider_id), name=row.name, email=row.email
     )
     return participant_fields(record, None)
 
 
-def _registration(row: IndexedRegistration, tracking: Tracking) -> Fields:
+def _registration(row: Any, tracking: Tracking) -> Fields:
     record = RegistrationRecord(
         provider_id=row.provider_id,
         status=row.status,
@@ -74,20 +75,25 @@ class Batch:
         tracking = self._tracking
         participants: Rows = {}
         registrations: Rows = {}
+        people = IndexedParticipant.__table__.c
         for ids in _chunks(self._participant_ids):
-            for p in await session.scalars(
-                select(IndexedParticipant).where(
-                    IndexedParticipant.connection_id == tracking.connection_id,
-                    IndexedParticipant.provider_id.in_(ids),
+            for p in await session.execute(
+                select(people.provider_id, people.name, people.email).where(
+                    people.connection_id == tracking.connection_id, people.provider_id.in_(ids)
                 )
             ):
                 participants[p.provider_id] = _participant(p, tracking)
+        rows = IndexedRegistration.__table__.c
         for ids in _chunks(self._registration_ids):
-            for r in await session.scalars(
-                select(IndexedRegistration).where(
-                    IndexedRegistration.connection_id == tracking.connection_id,
-                    IndexedRegistration.provider_id.in_(ids),
-                )
+            for r in await session.execute(
+                select(
+                    rows.provider_id,
+                    rows.participant_id,
+                    rows.session_id,
+                    rows.status,
+                    rows.confirmed_at,
+                    rows.created_at,
+                ).where(rows.connection_id == tracking.connection_id, rows.provider_id.in_(ids))
             ):
                 registrations[r.provider_id] = _registration(r, tracking)
                 self._owners[r.provider_id] = r.participant_id

@@ -50,11 +50,18 @@ CONNECT_SECONDS = 5.0
 STATEMENT_SECONDS = 10.0
 
 
+SQLITE_LOCK_SECONDS = 15.0
+
+
 def bounded_waits(url: str) -> dict[str, Any]:
-    """`create_engine` options bounding the waits on a PostgreSQL store (SQLite, a local
-    file, has its own: 5 s for a lock)."""
+    """`create_engine` options bounding the waits on the store: on PostgreSQL to connect
+    and per statement; on SQLite, a local file with one writer at a time, for the write
+    lock (`SQLITE_LOCK_SECONDS`: sync passes of several connections commit in turn, and
+    a reader waits only while a writer commits)."""
     if url.startswith("postgresql"):
         return {"connect_args": {"timeout": CONNECT_SECONDS, "command_timeout": STATEMENT_SECONDS}}
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": SQLITE_LOCK_SECONDS}}
     return {}
 
 

@@ -44,8 +44,11 @@ def statements(world: World) -> Iterator[list[str]]:
 
 
 async def sync(world: World) -> None:
-    for outcome in await world.services.sync.sync_all():
-        assert outcome.synced, outcome
+    """A pass of every indexed connection (the live ones' watch passes aside)."""
+    for connection in await world.services.store.list_connections():
+        if connection.mode == "indexed":
+            for outcome in await world.services.sync.sync_all(connection=connection.public_id):
+                assert outcome.synced, outcome
 
 
 async def indexed_page(world: World) -> tuple[dict[str, Any], str]:
@@ -100,7 +103,8 @@ async def test_a_failing_sync_leaves_the_last_good_data_and_says_why(world: Worl
     before, after = await indexed_page(world)
     stamp = before["extensions"]["freshness"][0]["lastSyncedAt"]
     world.emulator("boxpressd").faults.status = 500
-    [outcome] = await world.services.sync.sync_all()
+    boxpressd = world.connection_ids[("tremble", "boxpressd")]
+    [outcome] = await world.services.sync.sync_all(connection=boxpressd)
     assert not outcome.synced and outcome.error
     body = (await world.query(PAGE, {"after": after})).json()
     assert body["data"] == before["data"] and "errors" not in body

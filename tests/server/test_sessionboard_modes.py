@@ -57,14 +57,14 @@ async def everyone(world: World) -> dict[str, Any]:
 async def test_an_indexed_connection_answers_what_the_same_connection_answers_live(
     world: World,
 ) -> None:
-    [outcome] = await world.services.sync.sync_all()
+    connection = world.connection_ids[("tremble", "sessionboard")]
+    [outcome] = await world.services.sync.sync_all(connection=connection)
     assert outcome.synced
     emulator = world.emulator("sessionboard")
     emulator.reset_counts()
     indexed = await everyone(world)
     assert emulator.total_requests == 0  # read from the index
 
-    connection = world.connection_ids[("tremble", "sessionboard")]
     await world.services.store.update_connection(connection, mode="live")
     live = await everyone(world)
     assert emulator.requests["contacts.search"] > 0  # read from the provider

@@ -92,9 +92,9 @@ async def test_a_throttling_provider_holds_up_no_other_business_and_keeps_its_la
     body = (await world.query(PAGE, {"after": after})).json()
     assert body["data"] == before["data"] and "errors" not in body
     assert body["extensions"]["freshness"][0]["lastSyncedAt"] == stamp
-    [listed] = [
-        s for s in (await world.services.index.status()).values() if s.last_error is not None
-    ]
+    connections = await world.services.store.list_connections()
+    [record] = [c for c in connections if c.public_id == tremble_connection]
+    listed = (await world.services.index.status([record.id]))[record.id]
     assert listed.last_error == held.stopped
 
 

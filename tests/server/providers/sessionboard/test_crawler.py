@@ -145,7 +145,7 @@ async def test_a_full_crawl_yields_only_the_registrations_that_still_stand(place
         leaver = session["participants"][0]["id"]
         pair = f"{session_event}/{session['id']}/{leaver}"
         emulator.mutate({"kind": "registration", "op": "remove", "id": pair})
-        config = (await crawl.worker.indexed_configs(connection=crawl.public_id))[0]
+        config = (await crawl.worker.tracked_configs(connection=crawl.public_id))[0]
         spec = crawl.services.spec("sessionboard")
         assert spec is not None and spec.crawler is not None
         http = crawl.services.runtimes.http_for(spec, config, wait_for_budget=True)
