@@ -59,7 +59,8 @@ def create_app(
     """`graph` is the policy's graph if it was already loaded (the tests load it once);
     `extra_routes` mounts more apps, such as the demo's emulators; `providers` replaces
     the registry; `background_sync` syncs indexed connections every
-    `BUSINESS_API_SYNC_INTERVAL` (what `serve` and `demo` do); `landing_handle` is the
+    `BUSINESS_API_SYNC_INTERVAL`, watches live ones and delivers webhooks (what `serve`
+    and `demo` do); `landing_handle` is the
     business whose explorer and reference the landing page `/` links (the demo's)."""
     services = Services.build(settings, providers, graph)
     metrics = RequestMetrics(services.executor.cache, per_business=settings.metrics_per_business)
@@ -70,11 +71,14 @@ def create_app(
         background = [
             asyncio.create_task(services.key_use.run()),
             asyncio.create_task(services.watcher.run()),
-            asyncio.create_task(services.changes.trim_every(retention)),
+            asyncio.create_task(
+                services.changes.trim_every(retention, also=services.webhooks.trim)
+            ),
         ]
         if background_sync:
             every = services.settings.sync_interval_seconds
             background.append(asyncio.create_task(services.sync.run_every(every)))
+            background.append(asyncio.create_task(services.webhooks.deliverer.run()))
         try:
             yield
         finally:

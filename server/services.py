@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from schema.api import Query, build_internal_schema
 from schema.cursors import CursorCodec
@@ -40,6 +41,9 @@ from server.store.index import IndexStore
 from server.store.repository import Store
 from server.store_watch import CachedState, StoreWatcher
 from server.sync import SyncWorker
+from server.webhooks.delivery import Deliverer, Schedule, Sender
+from server.webhooks.outbox import Outbox
+from server.webhooks.subscriptions import Subscriptions, trim
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,56 @@ def policy_reference(policy: Policy, slices: SchemaSlices) -> Reference:
 
 
 @dataclass
+class Webhooks:
+    """Webhook subscriptions, and the worker that delivers their outbox."""
+
+    subscriptions: Subscriptions
+    deliverer: Deliverer
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def trim(self, before: datetime) -> int:
+        """Forget deliveries written before `before`, with their attempts."""
+        return await trim(self.sessions, before)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        cipher: CredentialCipher,
+        policy: Policy,
+    ) -> Webhooks:
+        def sender() -> Sender:
+            from server.webhooks.sending import Sender  # only where deliveries are sent
+
+            return Sender(
+                allow_private=settings.webhook_allow_private,
+                timeout=settings.webhook_timeout_seconds,
+            )
+
+        return cls(
+            Subscriptions(
+                sessions,
+                cipher,
+                policy,
+                secret_grace=timedelta(seconds=settings.webhook_secret_grace_seconds),
+            ),
+            Deliverer(
+                sessions,
+                cipher,
+                sender,
+                Schedule(
+                    settings.webhook_retry_schedule,
+                    timedelta(days=settings.webhook_disable_after_days),
+                ),
+                timeout=settings.webhook_timeout_seconds,
+                endpoint_concurrency=settings.webhook_endpoint_concurrency,
+            ),
+            sessions,
+        )
+
+
+@dataclass
 class Services:
     settings: Settings
     engine: AsyncEngine
@@ -118,6 +172,7 @@ class Services:
     sync: SyncWorker
     reference_html: str
     rate_limiter: RateLimiter
+    webhooks: Webhooks
 
     @classmethod
     def build(
@@ -138,9 +193,10 @@ class Services:
         sessions = session_factory(engine, outage)
         secret = str(settings.secret_key)
         specs = tuple(providers)
-        store = Store(sessions, CredentialCipher(secret), providers=[s.name for s in specs])
+        cipher = CredentialCipher(secret)
+        store = Store(sessions, cipher, providers=[s.name for s in specs])
         transport: Transport = Http1Transport()
-        index = IndexStore(sessions)
+        index = IndexStore(sessions, outbox=Outbox(policy))
         changes = ChangeLog(sessions)
         runtimes = Runtimes(
             store,
@@ -191,12 +247,14 @@ class Services:
             ),
             reference_html=graph.reference_html,
             rate_limiter=build_rate_limiter(settings),
+            webhooks=Webhooks.build(settings, sessions, cipher, policy),
         )
 
     def spec(self, provider: str) -> ProviderSpec | None:
         return next((spec for spec in self.providers if spec.name == provider), None)
 
     async def close(self) -> None:
+        await self.webhooks.deliverer.close()
         await self.rate_limiter.close()
         await self.key_use.flush()
         await self.upstream.close()

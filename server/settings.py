@@ -80,6 +80,16 @@ def _days(text: str) -> float:
     return value
 
 
+def _schedule(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError("must be seconds separated by commas, such as 0,5,300") from None
+    if not delays or any(not 0 <= delay <= 7 * 86400 for delay in delays):
+        raise ValueError("must be one or more delays of 0 to 604800 seconds")
+    return delays
+
+
 def _seconds_up_to(maximum: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
         value = _seconds(text)
@@ -393,6 +403,46 @@ class Settings:
         "true",
         "`business-api demo` only: change the emulated providers' data every few seconds, "
         "so that change events appear.",
+        _flag,
+    )
+    webhook_retry_schedule: tuple[float, ...] = _setting(
+        "WEBHOOK_RETRY_SCHEDULE",
+        "0,5,300,1800,7200,18000,36000,50400,72000,86400",
+        "Seconds before each try of a webhook delivery after the one before (the first: "
+        "after the event), each with up to a tenth more or less of jitter; when they are "
+        "spent, the subscription is disabled.",
+        _schedule,
+    )
+    webhook_disable_after_days: float = _setting(
+        "WEBHOOK_DISABLE_AFTER_DAYS",
+        "5",
+        "Days of failed deliveries (and no success) after which a subscription is disabled.",
+        _days,
+    )
+    webhook_timeout_seconds: float = _setting(
+        "WEBHOOK_TIMEOUT",
+        "15",
+        "Seconds a webhook receiver has to answer a delivery.",
+        _seconds,
+    )
+    webhook_endpoint_concurrency: int = _setting(
+        "WEBHOOK_ENDPOINT_CONCURRENCY",
+        "4",
+        "Deliveries one process sends to one subscription's endpoint at once (an ordered "
+        "subscription takes one at a time).",
+        _whole(1),
+    )
+    webhook_secret_grace_seconds: float = _setting(
+        "WEBHOOK_SECRET_GRACE",
+        "86400",
+        "Seconds a rotated webhook secret keeps signing beside the new one.",
+        _seconds,
+    )
+    webhook_allow_private: bool = _setting(
+        "WEBHOOK_ALLOW_PRIVATE",
+        "false",
+        "Allow webhook URLs over http and to loopback, private or link-local addresses "
+        "(self-hosted receivers, the demo); by default only https to public addresses.",
         _flag,
     )
     sync_lease_seconds: float = _setting(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
@@ -119,12 +119,21 @@ class ChangeLog:
             )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def trim_every(self, retention: timedelta, every_seconds: float = 3600.0) -> None:
+    async def trim_every(
+        self,
+        retention: timedelta,
+        also: Callable[[datetime], Awaitable[int]] | None = None,
+        every_seconds: float = 3600.0,
+    ) -> None:
         """The background trimming of `serve` and `demo`: every hour, what is older than
-        the retention goes."""
+        the retention goes (and, with `also`, what else is kept as long: webhook
+        deliveries)."""
         while True:
+            before = datetime.now(UTC) - retention
             try:
-                await self.trim(datetime.now(UTC) - retention)
+                await self.trim(before)
+                if also is not None:
+                    await also(before)
             except Exception:
                 log.exception("could not trim the change log")
             await asyncio.sleep(every_seconds)

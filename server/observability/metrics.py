@@ -141,6 +141,20 @@ CHANGE_EVENTS = Counter(
     namespace=NAMESPACE,
     registry=REGISTRY,
 )
+WEBHOOK_DELIVERIES = Counter(
+    "webhook_attempts",
+    "Webhook delivery attempts, by outcome: delivered, gone (410), redirected, rejected "
+    "(another status), or the error (timeout, connect, refused_address, …).",
+    ["outcome"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+WEBHOOK_ATTEMPT_SECONDS = Histogram(
+    "webhook_attempt_duration_seconds",
+    "Time each webhook delivery attempt took, until the receiver's answer was read.",
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
 DOCUMENT_CACHE_REQUESTS = Counter(
     "document_cache_requests",
     "Lookups in the cache of parsed and checked documents, by result: hit or miss.",

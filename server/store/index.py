@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -85,9 +85,24 @@ def _instant(value: str | None) -> Instant | None:
     return Instant(value) if value else None
 
 
+class Outbox(Protocol):
+    """Where logged changes become deliveries, in the transaction that logged them."""
+
+    async def enqueue(
+        self,
+        session: AsyncSession,
+        business_id: int,
+        changes: Sequence[Change],
+        seqs: Sequence[int],
+    ) -> int: ...
+
+
 class IndexStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox | None = None
+    ) -> None:
         self._sessions = sessions
+        self._outbox = outbox
 
     # -- reading, for queries
 
@@ -290,7 +305,7 @@ class IndexStore:
             )
             if batch is None or tracking is None:
                 return []
-            return await _logged(session, tracking, await batch.after(session))
+            return await self._logged(session, tracking, await batch.after(session))
 
     async def watched(
         self,
@@ -309,7 +324,7 @@ class IndexStore:
                 .values(checkpoint=SyncState.checkpoint if watermark is None else watermark)
             )
             changes = await fingerprints.compared(session, tracking, seen, fingerprinter)
-            return await _logged(session, tracking, changes)
+            return await self._logged(session, tracking, changes)
 
     # -- full passes, which find what was removed
 
@@ -356,7 +371,20 @@ class IndexStore:
                 .where(SyncState.connection_id == tracking.connection_id)
                 .values(full_pass_done=tracking.full_pass, last_full_at=tracking.observed_at)
             )
-            return await _logged(session, tracking, await removed(session, tracking))
+            return await self._logged(session, tracking, await removed(session, tracking))
+
+    async def _logged(
+        self, session: AsyncSession, tracking: Tracking, changes: list[Change]
+    ) -> list[Change]:
+        """Append `changes` to the change log, and their deliveries to the outbox, in the
+        session's transaction, unless the pass may not speak (a connection's first); what
+        was logged."""
+        if not tracking.emit or not changes:
+            return []
+        seqs = await log.append(session, tracking.business_id, changes)
+        if self._outbox is not None:
+            await self._outbox.enqueue(session, tracking.business_id, changes, seqs)
+        return changes
 
     # -- sync state and the lease
 
@@ -504,15 +532,6 @@ class IndexStore:
             )
             if error is None and invalidate:
                 await invalidation.record(session, [Invalidation.synced(connection_id)])
-
-
-async def _logged(session: AsyncSession, tracking: Tracking, changes: list[Change]) -> list[Change]:
-    """Append `changes` to the change log in the session's transaction, unless the pass
-    may not speak (a connection's first); what was logged."""
-    if not tracking.emit or not changes:
-        return []
-    await log.append(session, tracking.business_id, changes)
-    return changes
 
 
 def _unique(items: Iterable[Any], key: Any) -> list[Any]:

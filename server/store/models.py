@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -298,3 +300,89 @@ class RecordFingerprint(Base):
     participant_gid: Mapped[str] = mapped_column(String(512))
     fields: Mapped[dict[str, str]] = mapped_column(JSON)
     seen_pass: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+def new_subscription_public_id() -> str:
+    return "wh_" + secrets.token_hex(8)
+
+
+def new_delivery_public_id() -> str:
+    """A delivery's `webhook-id`: the same on every retry, so a receiver deduplicates."""
+    return "msg_" + secrets.token_hex(12)
+
+
+class WebhookSubscription(Base):
+    """An integrator's endpoint, the operator's to manage (`server/webhooks/`): the topics
+    it takes, the API key whose scopes bound every payload, and its signing secrets,
+    encrypted like provider credentials (the previous one signs beside the new one until
+    `previous_secret_until`). A disabled one says why; what it missed stays in the outbox
+    and is delivered, in order, once it is enabled again."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, default=new_subscription_public_id
+    )
+    business_id: Mapped[int] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), index=True
+    )
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    topics: Mapped[list[str]] = mapped_column(JSON)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ordered: Mapped[bool] = mapped_column(Boolean, default=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When the current run of failed attempts began (None: the last attempt succeeded).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event (or a `ping`) for one subscription, written in the
+    transaction that logged the event, with the body to send (the record's fields its
+    key may read, as they were then). `pending` until delivered, or `failed` once its
+    retries are spent; a worker claims it until `claimed_until`."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_order", "subscription_id", "state", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True, default=new_delivery_public_id)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)  # the event's (0: a ping)
+    topic: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebhookAttempt(Base):
+    """One try of a delivery: when, what came back (a status, or an error kind), how
+    long it took, and the first bytes of the answer."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    head: Mapped[str] = mapped_column(Text, default="")

@@ -29,6 +29,7 @@ from .models import (
     ProviderConnection,
     SyncState,
     UTCDateTime,
+    WebhookSubscription,
 )
 from .rows import (
     BusinessNotFound,
@@ -269,6 +270,17 @@ class Store:
             if key.revoked_at is None:
                 key.revoked_at = now
                 await self._changed(session, Invalidation.key(key_id))
+                # Its webhook subscriptions stop with it: they deliver what it may read.
+                await session.execute(
+                    update(WebhookSubscription)
+                    .where(WebhookSubscription.api_key_id == key.id)
+                    .where(WebhookSubscription.enabled.is_(True))
+                    .values(
+                        enabled=False,
+                        disabled_at=now,
+                        disabled_reason=f"its API key {key_id} was revoked",
+                    )
+                )
                 await session.flush()
             return key_record(key)
 

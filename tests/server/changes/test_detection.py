@@ -33,8 +33,14 @@ from tests.server.changes.detection import (
 from tests.server.conftest import World
 
 HANDLE = "tremble"
-# Sessionboard's data set is the largest to crawl whole after each change: the full run.
-TRACKED = ["sessions", "boxpressd", "wix", pytest.param("sessionboard", marks=pytest.mark.slow)]
+# The quick run checks one indexed and one live provider; the full run all four (Sessions'
+# and Sessionboard's crawls, whole after each change, take the longest).
+TRACKED = [
+    "boxpressd",
+    "wix",
+    pytest.param("sessions", marks=pytest.mark.slow),
+    pytest.param("sessionboard", marks=pytest.mark.slow),
+]
 LIVE = {"wix"}
 # One of each kind of thing that happens at a business, in an order that leaves
 # something to change and remove.

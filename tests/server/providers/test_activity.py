@@ -129,6 +129,7 @@ async def snapshot(spec: ProviderSpec, emulator: Any) -> str:
 # ---------------------------------------------------------------- the stream
 
 
+@pytest.mark.slow
 async def test_every_step_over_the_four_emulators_changes_what_their_http_apis_show() -> None:
     assert sorted(SNAPSHOTS) == sorted(spec.name for spec in PROVIDERS)
     specs = {spec.name: spec for spec in PROVIDERS}
