@@ -48,7 +48,7 @@ from server.webhooks.subscriptions import disable, signing
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_LONGEST = timedelta(days=1)  # a receiver asking for more is asked again then
-CLAIM_MARGIN = timedelta(seconds=30)  # a claim outlasts the send's timeout by this
+CLAIM_MARGIN = timedelta(seconds=5)  # a claim outlasts the send's timeout by this
 BATCH = 50  # deliveries claimed at a time
 
 

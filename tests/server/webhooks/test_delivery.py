@@ -112,9 +112,7 @@ async def test_every_event_arrives_once_signed_in_order_with_the_api_s_gids(
     assert {r.state for r in await delivery_rows(world)} == {"delivered"}
 
 
-async def test_a_key_without_email_scope_never_sees_an_email(
-    world: World, receiver: Any
-) -> None:
+async def test_a_key_without_email_scope_never_sees_an_email(world: World, receiver: Any) -> None:
     app, url = receiver()
     topics = [t for t in ALL_TOPICS if not t.startswith("purchase.")]
     _, secret = await subscribe(world, url, key="tremble-no-email", topics=topics)
@@ -184,9 +182,7 @@ async def test_retry_after_is_honoured_on_429(world: World, receiver: Any) -> No
     assert len(app.received) == 1
 
 
-async def test_a_redirect_is_a_failure_and_never_followed(
-    world: World, receiver: Any
-) -> None:
+async def test_a_redirect_is_a_failure_and_never_followed(world: World, receiver: Any) -> None:
     elsewhere, target = receiver()
     app, url = receiver(redirect(target), redirect(target), redirect(target), redirect(target))
     await subscribe(world, url, topics=["participant.created"])
