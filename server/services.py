@@ -43,6 +43,7 @@ from server.store_watch import CachedState, StoreWatcher
 from server.sync import SyncWorker
 from server.webhooks.delivery import Deliverer, Schedule, Sender
 from server.webhooks.outbox import Outbox
+from server.webhooks.sending import Sender as HttpSender
 from server.webhooks.subscriptions import Subscriptions, trim
 
 
@@ -121,9 +122,7 @@ class Webhooks:
         policy: Policy,
     ) -> Webhooks:
         def sender() -> Sender:
-            from server.webhooks.sending import Sender  # only where deliveries are sent
-
-            return Sender(
+            return HttpSender(
                 allow_private=settings.webhook_allow_private,
                 timeout=settings.webhook_timeout_seconds,
             )

@@ -24,7 +24,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -42,6 +42,7 @@ from server.store.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from server.webhooks.sending import Answer
 from server.webhooks.signing import signed_headers
 from server.webhooks.subscriptions import disable, signing
 
@@ -52,19 +53,8 @@ CLAIM_MARGIN = timedelta(seconds=5)  # a claim outlasts the send's timeout by th
 BATCH = 50  # deliveries claimed at a time
 
 
-class Answer(Protocol):
-    status: int | None
-    error: str | None
-    latency_ms: float
-    head: str
-    retry_after: float | None
-
-    @property
-    def delivered(self) -> bool: ...
-
-
 class Sender(Protocol):
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer: ...
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer: ...
 
     async def aclose(self) -> None: ...
 
