@@ -70,6 +70,12 @@ async def metrics_page(request: Request) -> Response:
     if not is_admin(request, str(admin_token)):
         return await _refused(request, services)
     indexed = await _indexed(services)
+    outboxes = None
+    if indexed is not None:  # the store answered
+        try:
+            outboxes = await services.webhooks.subscriptions.outboxes()
+        except (StoreUnavailable, SQLAlchemyError, OSError):
+            outboxes = None
     # Reading every worker's files is blocking I/O: off the event loop.
-    body = await asyncio.to_thread(exposition, indexed, datetime.now(UTC))
+    body = await asyncio.to_thread(exposition, indexed, datetime.now(UTC), outboxes)
     return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST, **NO_STORE})

@@ -304,6 +304,18 @@ def circuit_forgotten(connection: str, provider: str) -> None:
 
 
 @dataclass(frozen=True)
+class Outboxed:
+    """A webhook subscription's undelivered deliveries: how many, and since when the
+    oldest waits."""
+
+    subscription: str
+    business: str
+    enabled: bool
+    pending: int
+    oldest: datetime | None
+
+
+@dataclass(frozen=True)
 class IndexedSince:
     """A connection the sync worker passes over, and since when it is complete: its last
     pass that caught up, or when it was added while none has. `watched`: a live
@@ -320,9 +332,15 @@ class _ScrapeTime:
     connection's sync lag (read from the store, so it is the same whichever process
     synced)."""
 
-    def __init__(self, indexed: Sequence[IndexedSince] | None, now: datetime) -> None:
+    def __init__(
+        self,
+        indexed: Sequence[IndexedSince] | None,
+        now: datetime,
+        outboxes: Sequence[Outboxed] | None = None,
+    ) -> None:
         self._indexed = indexed
         self._now = now
+        self._outboxes = outboxes
 
     def collect(self) -> Iterator[Metric]:
         build = GaugeMetricFamily(
@@ -350,6 +368,34 @@ class _ScrapeTime:
             family.add_metric([item.connection, item.provider], seconds)
         yield lag
         yield watch_lag
+        if self._outboxes is not None:
+            yield from self._webhooks(self._outboxes)
+
+    def _webhooks(self, outboxes: Sequence[Outboxed]) -> Iterator[Metric]:
+        labels = ["subscription", "business"]
+        depth = GaugeMetricFamily(
+            f"{NAMESPACE}_webhook_outbox_depth",
+            "Deliveries of each webhook subscription not yet made.",
+            labels=labels,
+        )
+        oldest = GaugeMetricFamily(
+            f"{NAMESPACE}_webhook_outbox_oldest_seconds",
+            "Seconds the oldest undelivered delivery of each subscription has waited.",
+            labels=labels,
+        )
+        disabled = GaugeMetricFamily(
+            f"{NAMESPACE}_webhook_subscriptions_disabled",
+            "Webhook subscriptions disabled (by the operator, a revoked key, a 410 or "
+            "failures): `webhooks list` says why.",
+        )
+        for item in outboxes:
+            depth.add_metric([item.subscription, item.business], item.pending)
+            waited = 0.0 if item.oldest is None else (self._now - item.oldest).total_seconds()
+            oldest.add_metric([item.subscription, item.business], max(waited, 0.0))
+        disabled.add_metric([], sum(1 for item in outboxes if not item.enabled))
+        yield depth
+        yield oldest
+        yield disabled
 
 
 @cache
@@ -360,7 +406,11 @@ def _version() -> str:
         return "unknown"
 
 
-def exposition(indexed: Iterable[IndexedSince] | None, now: datetime) -> bytes:
+def exposition(
+    indexed: Iterable[IndexedSince] | None,
+    now: datetime,
+    outboxes: Sequence[Outboxed] | None = None,
+) -> bytes:
     """The text a scrape answers: this process's metrics, or every worker's in the
     multiprocess mode, then the scrape-time ones. `indexed` None: the store did not
     answer."""
@@ -370,7 +420,7 @@ def exposition(indexed: Iterable[IndexedSince] | None, now: datetime) -> bytes:
     else:
         counted = REGISTRY
     read = CollectorRegistry(auto_describe=False)
-    read.register(_ScrapeTime(None if indexed is None else list(indexed), now))
+    read.register(_ScrapeTime(None if indexed is None else list(indexed), now, outboxes))
     return generate_latest(counted) + generate_latest(read)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema.policy.model import Policy
 from server.changes.events import TOPICS
+from server.observability.metrics import Outboxed
 from server.store.crypto import CredentialCipher
 from server.store.models import (
     ApiKey,
@@ -260,12 +261,52 @@ class Subscriptions:
                 _again(delivery)
         return len(found)
 
+    async def outboxes(self) -> list[Outboxed]:
+        """Every subscription's undelivered deliveries, for the metrics: one query."""
+        pending = (
+            select(
+                WebhookDelivery.subscription_id,
+                func.count().label("pending"),
+                func.min(WebhookDelivery.created_at).label("oldest"),
+            )
+            .where(WebhookDelivery.state != "delivered")
+            .group_by(WebhookDelivery.subscription_id)
+            .subquery()
+        )
+        query = (
+            select(
+                WebhookSubscription.public_id,
+                Business.handle,
+                WebhookSubscription.enabled,
+                pending.c.pending,
+                pending.c.oldest,
+            )
+            .join(Business, Business.id == WebhookSubscription.business_id)
+            .outerjoin(pending, pending.c.subscription_id == WebhookSubscription.id)
+            .order_by(WebhookSubscription.id)
+        )
+        async with self._sessions() as session:
+            rows = list(await session.execute(query))
+        return [
+            Outboxed(public_id, handle, enabled, int(count or 0), _utc(oldest))
+            for public_id, handle, enabled, count, oldest in rows
+        ]
+
     async def signing_secrets(self, public_id: str) -> list[str]:
         """The secrets a delivery is signed with now: the current one, and the previous
         one during its grace period."""
         async with self._sessions() as session:
             row = await _row(session, public_id)
         return signing(self._cipher, row, datetime.now(UTC))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """An aggregate's time: SQLite gives it back as text or without a zone."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def signing(cipher: CredentialCipher, row: WebhookSubscription, now: datetime) -> list[str]:

@@ -17,6 +17,7 @@ from server.store.models import WebhookDelivery, WebhookSubscription
 from server.webhooks.subscriptions import Subscription, SubscriptionError
 from tests.server.changes.detection import changes_of, logged_since
 from tests.server.conftest import World
+from tests.server.test_metrics import scrape, value
 from tests.server.webhooks.receivers import FAILS, OK, Cue, Receiver, redirect, throttled
 from tests.upstream import SocketUpstream
 
@@ -246,3 +247,34 @@ async def test_during_a_rotation_each_delivery_verifies_with_either_secret(
     after.verified(new)
     with pytest.raises(WebhookVerificationError):
         after.verified(old)
+
+
+async def test_the_metrics_count_attempts_and_show_each_outbox_and_the_disabled(
+    world: World, receiver: Any
+) -> None:
+    app, url = receiver(*[FAILS] * 4)
+    subscription, _ = await subscribe(world, url)
+    await changes(world)
+    _, before = await scrape(world)
+    waiting = value(
+        before,
+        "business_api_webhook_outbox_depth",
+        subscription=subscription.public_id,
+        business="tremble",
+    )
+    assert waiting == len(await logged_since(world, "tremble", 0))
+    await deliver_all(world)
+    _, after = await scrape(world)
+    assert value(after, "business_api_webhook_subscriptions_disabled") == 1
+    assert value(after, "business_api_webhook_attempts_total", outcome="rejected") - value(
+        before, "business_api_webhook_attempts_total", outcome="rejected"
+    ) == len(app.received)
+    assert (
+        value(
+            after,
+            "business_api_webhook_outbox_oldest_seconds",
+            subscription=subscription.public_id,
+            business="tremble",
+        )
+        >= 0
+    )
