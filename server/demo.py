@@ -33,6 +33,7 @@ import uvicorn
 from starlette.routing import Mount
 
 from server.app import create_app, uvicorn_options
+from server.changes.events import TOPICS
 from server.demo_env import DEMO_ENV_FILE, DEMO_KEY, read_env_file, write_env_file
 from server.http.graphiql import EXAMPLE_QUERY
 from server.providers.activity import Activity
@@ -42,6 +43,7 @@ from server.serving import configure_logging
 from server.settings import Settings
 from server.store.database import migrate
 from server.store.repository import Store
+from server.webhooks.receiver import Verified, line, receiver_app
 
 HANDLE = "tremble"
 NAME = "Tremble Studios"
@@ -51,7 +53,13 @@ SEED = 7
 ACTIVITY_SECONDS = 8.0  # about this long between two simulated changes
 # The demo watches and syncs often, so that a change shows within the minute; an
 # operator's settings in the environment still win.
-DEMO_INTERVALS = {"BUSINESS_API_SYNC_INTERVAL": "20", "BUSINESS_API_WATCH_INTERVAL": "10"}
+DEMO_INTERVALS = {
+    "BUSINESS_API_SYNC_INTERVAL": "20",
+    "BUSINESS_API_WATCH_INTERVAL": "10",
+    # Its webhooks go to its own receiver, on this machine.
+    "BUSINESS_API_WEBHOOK_ALLOW_PRIVATE": "true",
+}
+RECEIVER = "/_webhooks"
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +81,7 @@ class DemoSetup:
     key_reused: bool
     keys_revoked: int  # the demo's earlier keys, revoked when a new one was minted
     connections: tuple[EmulatedConnection, ...]
+    webhook_secrets: tuple[str, ...]  # what its receiver verifies deliveries with
 
 
 def _same_store(saved: Mapping[str, str], database_url: str) -> bool:
@@ -140,6 +149,21 @@ async def _demo_key(
     return api_key, False, revoked
 
 
+async def _demo_subscription(services: Services, api_key: str, url: str) -> tuple[str, ...]:
+    """Every topic of @tremble delivered to the demo's own receiver, bound to the demo's
+    key: the subscription of an earlier run moved to this run's port, or a new one when
+    the key is new (the old key's was disabled with it)."""
+    webhooks = services.webhooks.subscriptions
+    key_id = api_key.split("_")[1]
+    for subscription in await webhooks.listed(HANDLE):
+        if subscription.key_id == key_id and subscription.url.endswith(f"{RECEIVER}/"):
+            if subscription.url != url:
+                await webhooks.update(subscription.public_id, url=url)
+            return tuple(await webhooks.signing_secrets(subscription.public_id))
+    subscription, secret = await webhooks.create(HANDLE, url, list(TOPICS), key_id)
+    return (secret,)
+
+
 async def prepare(settings: Settings, base: str, saved_key: str | None = None) -> DemoSetup:
     """Create or reuse the business and one connection per provider, and its key."""
     services = Services.build(settings)
@@ -177,7 +201,8 @@ async def prepare(settings: Settings, base: str, saved_key: str | None = None) -
             )
         scopes = list(services.policy.scopes)  # every scope: the demo's key reads it all
         api_key, reused, revoked = await _demo_key(store, business.id, scopes, saved_key)
-        return DemoSetup(api_key, reused, revoked, tuple(connections))
+        secrets_ = await _demo_subscription(services, api_key, f"{base}{RECEIVER}/")
+        return DemoSetup(api_key, reused, revoked, tuple(connections), secrets_)
     finally:
         await services.close()
 
@@ -221,6 +246,7 @@ class DemoServer(uvicorn.Server):
         self._background.append(
             asyncio.create_task(self._services.sync.run_every(every, first_after=every))
         )
+        self._background.append(asyncio.create_task(self._services.webhooks.deliverer.run()))
         if self._activity is not None:
             self._background.append(
                 asyncio.create_task(self._activity.run(ACTIVITY_SECONDS, report=_changed))
@@ -235,6 +261,10 @@ class DemoServer(uvicorn.Server):
 
 def _changed(line: str) -> None:
     log.info("demo activity: %s", line)
+
+
+def _delivered(verified: Verified) -> None:
+    log.info("demo webhook received: %s", line(verified))
 
 
 def _say(message: str = "") -> None:
@@ -288,6 +318,11 @@ def _announce(setup: DemoSetup, base: str, env_file: Path) -> None:
     _say("  business-api keys list")
     _say("  business-api connections list")
     _say(f"  business-api changes list --business {HANDLE}")
+    _say("  business-api webhooks list")
+    _say(
+        f"Every change is delivered as a signed webhook to the demo's own receiver; the "
+        f"latest verified deliveries: {base}{RECEIVER}/"
+    )
     _say()
 
 
@@ -310,6 +345,7 @@ def run_demo(*, host: str, port: int, database: Path, env_file: Path = DEMO_ENV_
         )
         emulators[connection.spec.name] = emulator
         mounts.append(Mount(f"/_emulators/{connection.spec.name}", app=emulator.app))
+    mounts.append(Mount(RECEIVER, app=receiver_app(list(setup.webhook_secrets), _delivered)))
     activity = Activity(emulators, random.Random()) if settings.demo_activity else None
     app = create_app(settings, extra_routes=mounts, landing_handle=HANDLE)
     config = uvicorn.Config(

@@ -282,9 +282,12 @@ def test_the_readme_query_pages_through_participants_of_every_provider(tmp_path:
         assert not any(n["productPurchases"]["nodes"] for n in by_provider[provider])
 
 
-def test_the_demo_shows_change_events_within_a_minute(tmp_path: Path) -> None:
+def test_the_demo_shows_change_events_and_their_webhooks_within_a_minute(
+    tmp_path: Path,
+) -> None:
     """Its activity changes the emulated providers' data; the background sync watches
-    and crawls them; `changes list` in its folder shows the events."""
+    and crawls them; `changes list` in its folder shows the events, and its own receiver
+    the signed deliveries of them."""
     with running_demo(tmp_path) as demo:
         demo.printed.wait_for(r"business-api changes list --business tremble")
         deadline = time.monotonic() + 60
@@ -294,7 +297,13 @@ def test_the_demo_shows_change_events_within_a_minute(tmp_path: Path) -> None:
             listed = business_api(tmp_path, "changes", "list", "--business", "tremble", "--json")
             assert listed.returncode == 0, listed.stderr
             events = [json.loads(line) for line in listed.stdout.splitlines()]
+        page = ""
+        while "gid://" not in page and time.monotonic() < deadline:
+            page = httpx.get(f"{demo.base_url}/_webhooks/", timeout=30).text
+            time.sleep(1)
     assert events, "no change event within 60 s of the demo announcing itself"
+    # Its receiver verified them (signature and timestamp) and shows them.
+    assert events[0]["topic"] in page and "gid://" in page
     assert all(
         e["topic"].split(".")[0] in ("participant", "registration", "purchase") for e in events
     )
