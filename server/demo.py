@@ -242,9 +242,13 @@ class DemoServer(uvicorn.Server):
             return
         await first_sync(self._services)
         self._announce()
-        every = self._services.settings.sync_interval_seconds
+        settings = self._services.settings
+        every = settings.sync_interval_seconds
+        # The first sync just ran every connection: the next passes come after the
+        # shorter interval (a watch's, usually), each on its own schedule from then.
+        first = min(every, settings.watch_interval_seconds)
         self._background.append(
-            asyncio.create_task(self._services.sync.run_every(every, first_after=every))
+            asyncio.create_task(self._services.sync.run_every(every, first_after=first))
         )
         self._background.append(asyncio.create_task(self._services.webhooks.deliverer.run()))
         if self._activity is not None:

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_LONGEST = timedelta(days=1)  # a receiver asking for more is asked again then
 CLAIM_MARGIN = timedelta(seconds=5)  # a claim outlasts the send's timeout by this
 BATCH = 50  # deliveries claimed at a time
+CHAIN = 100  # an ordered subscription's events sent one after another in one round
 
 
 class Sender(Protocol):
@@ -115,6 +116,14 @@ class Deliverer:
 
     async def claim(self, limit: int = BATCH) -> list[Claimed]:
         """Claim up to `limit` due deliveries of enabled subscriptions whose key stands."""
+        async with self._sessions() as session, session.begin():
+            return await self._claim(session, limit)
+
+    async def _claim(
+        self, session: AsyncSession, limit: int, subscription_id: int | None = None
+    ) -> list[Claimed]:
+        """Claim, in the session's transaction, up to `limit` due deliveries (of one
+        subscription: its next in turn)."""
         now = datetime.now(UTC)
         candidate, earlier = aliased(WebhookDelivery), aliased(WebhookDelivery)
         # An ordered subscription's oldest undelivered event goes first (a ping, seq 0,
@@ -138,29 +147,30 @@ class Deliverer:
             .limit(limit)
             .with_for_update(skip_locked=True, of=candidate)
         )
+        if subscription_id is not None:
+            due = due.where(candidate.subscription_id == subscription_id)
         free = or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now)
-        async with self._sessions() as session, session.begin():
-            ids = list(
-                await session.scalars(
-                    update(WebhookDelivery)
-                    .where(WebhookDelivery.id.in_(due), free)
-                    .values(claimed_by=self.owner, claimed_until=now + self._claim_for)
-                    .returning(WebhookDelivery.id)
-                )
+        ids = list(
+            await session.scalars(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(due), free)
+                .values(claimed_by=self.owner, claimed_until=now + self._claim_for)
+                .returning(WebhookDelivery.id)
             )
-            if not ids:
-                return []
-            rows = list(
-                await session.execute(
-                    select(WebhookDelivery, WebhookSubscription)
-                    .join(
-                        WebhookSubscription,
-                        WebhookSubscription.id == WebhookDelivery.subscription_id,
-                    )
-                    .where(WebhookDelivery.id.in_(ids))
-                    .order_by(WebhookDelivery.seq, WebhookDelivery.id)
+        )
+        if not ids:
+            return []
+        rows = list(
+            await session.execute(
+                select(WebhookDelivery, WebhookSubscription)
+                .join(
+                    WebhookSubscription,
+                    WebhookSubscription.id == WebhookDelivery.subscription_id,
                 )
+                .where(WebhookDelivery.id.in_(ids))
+                .order_by(WebhookDelivery.seq, WebhookDelivery.id)
             )
+        )
         return [
             Claimed(
                 id=delivery.id,
@@ -176,8 +186,10 @@ class Deliverer:
             for delivery, subscription in rows
         ]
 
-    async def attempt(self, claimed: Claimed) -> Answer:
-        """Sign and send one claimed delivery; record how it went."""
+    async def attempt(self, claimed: Claimed) -> tuple[Answer, Claimed | None]:
+        """Sign and send one claimed delivery; record how it went. Delivered, an ordered
+        subscription's next event in turn is claimed in the same transaction: what to
+        send next (None: nothing due, or not ordered)."""
         now = datetime.now(UTC)
         headers = signed_headers(claimed.public_id, now, claimed.body, claimed.signing)
         if self._sender is None:
@@ -186,10 +198,12 @@ class Deliverer:
         outcome = _outcome(answer)
         WEBHOOK_DELIVERIES.labels(outcome).inc()
         WEBHOOK_ATTEMPT_SECONDS.observe(answer.latency_ms / 1000)
-        await self._record(claimed, answer, outcome, datetime.now(UTC))
-        return answer
+        following = await self._record(claimed, answer, outcome, datetime.now(UTC))
+        return answer, following
 
-    async def _record(self, claimed: Claimed, answer: Answer, outcome: str, now: datetime) -> None:
+    async def _record(
+        self, claimed: Claimed, answer: Answer, outcome: str, now: datetime
+    ) -> Claimed | None:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 insert(WebhookAttempt).values(
@@ -232,6 +246,10 @@ class Deliverer:
             await session.execute(
                 update(WebhookDelivery).where(WebhookDelivery.id == claimed.id).values(**values)
             )
+            if outcome == "delivered" and claimed.ordered:
+                [*following] = await self._claim(session, 1, claimed.subscription_id)
+                return following[0] if following else None
+            return None
 
     async def deliver_due(self) -> int:
         """Claim what is due and send it, each endpoint up to its concurrency; how many
@@ -246,10 +264,26 @@ class Deliverer:
             claimed.subscription_id, asyncio.Semaphore(1 if claimed.ordered else self._per_endpoint)
         )
         async with slots:
-            try:
-                await self.attempt(claimed)
-            except Exception:  # the store failed: the claim runs out, and it goes again
-                log.exception("webhook delivery %s could not be recorded", claimed.public_id)
+            current: Claimed | None = claimed
+            for _ in range(CHAIN):  # then the next round: other subscriptions' turn
+                if current is None:
+                    return
+                sending = current
+                try:
+                    _, current = await self.attempt(sending)
+                except Exception:  # the store failed: the claim runs out, it goes again
+                    log.exception("webhook delivery %s could not be recorded", sending.public_id)
+                    return
+            if current is not None:  # claimed, not sent: free for the next round
+                await self._release(current)
+
+    async def _release(self, claimed: Claimed) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == claimed.id)
+                .values(claimed_by=None, claimed_until=None)
+            )
 
     async def close(self) -> None:
         if self._sender is not None:
