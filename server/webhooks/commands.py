@@ -402,10 +402,11 @@ def webhooks_listen(secret: str, port: int, host: str) -> None:
     BUSINESS_API_WEBHOOK_ALLOW_PRIVATE=true on the server); each delivery whose
     signature verifies is printed on a line, one that does not is refused."""
     from server.ports import PortTaken, ensure_free
-    from server.webhooks.receiver import run_listener
 
     if not secret.startswith("whsec_"):
         raise click.ClickException("--secret takes the subscription's secret, whsec_….")
+    from server.webhooks.receiver import run_listener
+
     try:
         ensure_free(host, port)
     except PortTaken as error:
