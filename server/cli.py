@@ -1,6 +1,8 @@
 """The `business-api` command: run the server and manage businesses, keys and connections.
 
 Output meant for scripts (a new key) goes to stdout alone; everything else to stderr.
+What commands share is in `server/cli_base.py`; the `webhooks` group is in
+`server/webhooks/commands.py`.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from server.cli_base import (
+    STORE_SETTINGS,
     StoreCommands,
     _guarded,
     _print_rows,
@@ -24,9 +25,12 @@ from server.cli_base import (
     _when,
     _with_services,
 )
+from server.settings import settings_help
 from server.webhooks.subscriptions import BY_OPERATOR, Delivery, Subscription, SubscriptionError
 
 LISTEN_PORT = 8787
+# What `add` and `update` read besides the store's settings: whether a URL may be local.
+URL_SETTINGS = settings_help((*STORE_SETTINGS, "webhook_allow_private"))
 
 
 @click.group(cls=StoreCommands)
@@ -68,7 +72,7 @@ def _utc(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
-@webhooks.command("add")
+@webhooks.command("add", epilog=URL_SETTINGS)
 @click.option("--business", "handle", required=True, help="The business's handle.")
 @click.option("--url", required=True, help="Where deliveries are POSTed (https).")
 @click.option(
@@ -164,7 +168,7 @@ async def webhooks_show(subscription_id: str, as_json: bool) -> None:
     await _on_store(work)
 
 
-@webhooks.command("update")
+@webhooks.command("update", epilog=URL_SETTINGS)
 @click.argument("subscription_id")
 @click.option("--url", default=None, help="A new URL (checked as on add).")
 @click.option("--topics", default=None, help="The new comma-separated topics (all of them).")
@@ -355,7 +359,7 @@ async def webhooks_redeliver(delivery_id: str) -> None:
 
 def since_of(given: str) -> tuple[int | None, datetime | None]:
     """`--since`: an event's sequence number (an integer), or an ISO time (UTC unless it
-    says otherwise)."""
+    says otherwise); anything else ends the command with one line."""
     text = given.strip()
     if text.isdigit():
         return int(text), None

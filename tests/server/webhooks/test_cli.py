@@ -277,6 +277,19 @@ def test_deliveries_and_redeliver_say_what_is_missing_in_one_line(run: Run) -> N
     assert missing.stderr == "Error: no delivery 'msg_nope': see webhooks deliveries.\n"
 
 
+def test_test_names_a_subscription_that_is_not_there_in_one_line(run: Run) -> None:
+    missing = run("webhooks", "test", "wh_nope")
+    assert missing.exit_code == 1 and missing.stdout == ""
+    assert missing.stderr == "Error: no webhook subscription 'wh_nope': see webhooks list.\n"
+
+
+def test_add_and_update_list_the_setting_that_allows_local_urls(run: Run) -> None:
+    for command in ("add", "update"):
+        shown = run("webhooks", command, "--help")
+        assert "BUSINESS_API_WEBHOOK_ALLOW_PRIVATE" in shown.stdout
+        assert "BUSINESS_API_DATABASE_URL" in shown.stdout
+
+
 def test_listen_wants_a_signing_secret(run: Run) -> None:
     refused = run("webhooks", "listen", "--secret", "sk_abc")
     assert refused.exit_code == 1
