@@ -21,6 +21,7 @@ from schema.types.activity import ActivitySession
 from schema.types.business import ApiKey, Business, ProviderConnection
 from schema.types.participant import BusinessParticipant
 from schema.types.reading import reads
+from schema.types.webhooks import WebhookSubscription, WebhookSubscriptionWithSecret
 
 Node = Annotated[
     Business | BusinessParticipant | ActivitySession,
@@ -28,10 +29,10 @@ Node = Annotated[
 ]
 
 
-async def _business_of(info: Info, gid: str) -> BusinessRecord:
+async def _business_of(info: Info, gid: str, argument: str = "businessId") -> BusinessRecord:
     decoded = decode_gid(gid)
     if decoded.type_name != "Business":
-        raise BadUserInput("The ID is not a Business ID.", argumentName="businessId")
+        raise BadUserInput("The ID is not a Business ID.", argumentName=argument)
     business = await info.context.directory.business(decoded.provider_id)
     if business is None:
         raise NotFound("No business has this ID.")
@@ -117,7 +118,9 @@ class CreateApiKeyPayload:
     key: str = strawberry.field(description="The full key, `sk_<key id>_<secret>`: store it now.")
 
 
-@strawberry.type(description="Operator actions: key management and platform connections.")
+@strawberry.type(
+    description="Operator actions: key management, platform connections and webhook subscriptions."
+)
 class Mutation:
     @strawberry.mutation(description="Mint an API key for a business with the given scopes.")
     async def create_api_key(
@@ -175,6 +178,90 @@ class Mutation:
     ) -> ProviderConnection:
         record = await info.context.directory.disconnect_provider(connection_id)
         return ProviderConnection(record=record)
+
+    @strawberry.mutation(
+        description="Subscribe a URL to a business's change events. Each topic must be readable "
+        "with the API key's scopes; the URL must be https to a public address unless the "
+        "server allows private ones. The signing secret is in the answer, this once."
+    )
+    async def create_webhook_subscription(
+        self,
+        info: Info,
+        business: strawberry.ID,
+        url: str,
+        topics: list[str],
+        api_key: Annotated[
+            str, strawberry.argument(description="The key id of one of the business's API keys.")
+        ],
+        ordered: bool = True,
+    ) -> WebhookSubscriptionWithSecret:
+        record, secret = await info.context.directory.create_webhook_subscription(
+            await _business_of(info, business, "business"),
+            url=url,
+            topics=topics,
+            api_key_id=api_key,
+            ordered=ordered,
+        )
+        return WebhookSubscriptionWithSecret(
+            subscription=WebhookSubscription(record=record), secret=secret
+        )
+
+    @strawberry.mutation(
+        description="Change a subscription's URL, topics (all of them) or order; what is "
+        "omitted stays."
+    )
+    async def update_webhook_subscription(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        url: str | None = None,
+        topics: list[str] | None = None,
+        ordered: bool | None = None,
+    ) -> WebhookSubscription:
+        record = await info.context.directory.update_webhook_subscription(
+            id, url=url, topics=topics, ordered=ordered
+        )
+        return WebhookSubscription(record=record)
+
+    @strawberry.mutation(description="Remove a subscription and its deliveries.")
+    async def delete_webhook_subscription(
+        self, info: Info, id: strawberry.ID
+    ) -> WebhookSubscription:
+        return WebhookSubscription(
+            record=await info.context.directory.delete_webhook_subscription(id)
+        )
+
+    @strawberry.mutation(
+        description="Deliver again: what the subscription missed is sent from now, in order."
+    )
+    async def enable_webhook_subscription(
+        self, info: Info, id: strawberry.ID
+    ) -> WebhookSubscription:
+        return WebhookSubscription(
+            record=await info.context.directory.enable_webhook_subscription(id)
+        )
+
+    @strawberry.mutation(
+        description="Stop delivering; events are kept and sent once it is enabled again."
+    )
+    async def disable_webhook_subscription(
+        self, info: Info, id: strawberry.ID, reason: str | None = None
+    ) -> WebhookSubscription:
+        return WebhookSubscription(
+            record=await info.context.directory.disable_webhook_subscription(id, reason)
+        )
+
+    @strawberry.mutation(
+        description="Give a subscription a new signing secret, in the answer this once; the "
+        "previous one keeps signing beside it until `previousSecretSignsUntil`."
+    )
+    async def rotate_webhook_secret(
+        self, info: Info, id: strawberry.ID
+    ) -> WebhookSubscriptionWithSecret:
+        record, secret = await info.context.directory.rotate_webhook_secret(id)
+        return WebhookSubscriptionWithSecret(
+            subscription=WebhookSubscription(record=record), secret=secret
+        )
 
 
 def build_internal_schema() -> strawberry.Schema:

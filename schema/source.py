@@ -132,6 +132,24 @@ class ChangeEventRecord:
     fields: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class WebhookSubscriptionRecord:
+    """A business's webhook subscription, as the operator sees it (never its secret)."""
+
+    public_id: str
+    business: str  # its handle
+    api_key_id: str  # the key id of the API key whose scopes bound its payloads
+    url: str
+    topics: tuple[str, ...]
+    ordered: bool
+    enabled: bool
+    disabled_reason: str | None
+    previous_secret_until: datetime | None  # while a rotated secret still signs
+    pending: int
+    failed: int
+    created_at: datetime
+
+
 class Directory(Protocol):
     """The store as the graph sees it: businesses, their keys and connections.
 
@@ -186,3 +204,40 @@ class Directory(Protocol):
         """Up to `first` of the business's change events after sequence number `after`, in
         order, and whether more follow."""
         ...
+
+    async def webhook_subscriptions(
+        self, business: BusinessRecord
+    ) -> list[WebhookSubscriptionRecord]: ...
+
+    async def create_webhook_subscription(
+        self,
+        business: BusinessRecord,
+        *,
+        url: str,
+        topics: Sequence[str],
+        api_key_id: str,
+        ordered: bool,
+    ) -> tuple[WebhookSubscriptionRecord, str]:
+        """A new subscription and its signing secret, shown this once."""
+        ...
+
+    async def update_webhook_subscription(
+        self,
+        public_id: str,
+        *,
+        url: str | None,
+        topics: Sequence[str] | None,
+        ordered: bool | None,
+    ) -> WebhookSubscriptionRecord: ...
+
+    async def delete_webhook_subscription(self, public_id: str) -> WebhookSubscriptionRecord: ...
+
+    async def enable_webhook_subscription(self, public_id: str) -> WebhookSubscriptionRecord: ...
+
+    async def disable_webhook_subscription(
+        self, public_id: str, reason: str | None
+    ) -> WebhookSubscriptionRecord: ...
+
+    async def rotate_webhook_secret(
+        self, public_id: str
+    ) -> tuple[WebhookSubscriptionRecord, str]: ...

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from schema.errors import BadUserInput, NotFound
 from schema.policy import Policy
-from schema.source import ApiKeyRecord, BusinessRecord, ChangeEventRecord, ConnectionRecord
+from schema.source import (
+    ApiKeyRecord,
+    BusinessRecord,
+    ChangeEventRecord,
+    ConnectionRecord,
+    WebhookSubscriptionRecord,
+)
 from server.changes.log import ChangeLog
 from server.federation import Federation
 from server.providers.spec import ProviderSpec
 from server.runtimes import Runtimes
 from server.store.repository import Store, StoreError
+from server.webhooks.operating import url_problem
+from server.webhooks.subscriptions import (
+    BY_OPERATOR,
+    Subscription,
+    SubscriptionError,
+    Subscriptions,
+)
 
 
 def check_scopes(scopes: Sequence[str], policy: Policy) -> list[str]:
@@ -46,8 +60,12 @@ class StoreDirectory:
         *,
         policy: Policy,
         changes: ChangeLog,
+        webhooks: Subscriptions,
+        allow_private_urls: bool = False,
     ) -> None:
         self._store = store
+        self._webhooks = webhooks
+        self._allow_private = allow_private_urls
         self._changes = changes
         self._runtimes = runtimes
         self._specs = {spec.name: spec for spec in specs}
@@ -145,3 +163,94 @@ class StoreDirectory:
         topics: Sequence[str] | None,
     ) -> tuple[list[ChangeEventRecord], bool]:
         return await self._changes.read(business.id, after=after, first=first, topics=topics)
+
+    async def webhook_subscriptions(
+        self, business: BusinessRecord
+    ) -> list[WebhookSubscriptionRecord]:
+        current = await self._current(business)
+        return [_webhook(s) for s in await self._webhooks.listed(current.handle)]
+
+    async def _checked_url(self, url: str) -> None:
+        problem = await url_problem(url, allow_private=self._allow_private)
+        if problem:
+            raise BadUserInput(f"{problem[:1].upper()}{problem[1:]}.", argumentName="url")
+
+    async def create_webhook_subscription(
+        self,
+        business: BusinessRecord,
+        *,
+        url: str,
+        topics: Sequence[str],
+        api_key_id: str,
+        ordered: bool,
+    ) -> tuple[WebhookSubscriptionRecord, str]:
+        current = await self._current(business)
+        await self._checked_url(url)
+        with _as_input():
+            created, secret = await self._webhooks.create(
+                current.handle, url, topics, api_key_id, ordered=ordered
+            )
+        return _webhook(created), secret
+
+    async def update_webhook_subscription(
+        self,
+        public_id: str,
+        *,
+        url: str | None,
+        topics: Sequence[str] | None,
+        ordered: bool | None,
+    ) -> WebhookSubscriptionRecord:
+        if url is not None:
+            await self._checked_url(url)
+        with _as_input():
+            updated = await self._webhooks.update(
+                public_id, url=url, topics=topics, ordered=ordered
+            )
+        return _webhook(updated)
+
+    async def delete_webhook_subscription(self, public_id: str) -> WebhookSubscriptionRecord:
+        with _as_input():
+            found = await self._webhooks.get(public_id)
+            await self._webhooks.remove(public_id)
+        return _webhook(found)
+
+    async def enable_webhook_subscription(self, public_id: str) -> WebhookSubscriptionRecord:
+        with _as_input():
+            return _webhook(await self._webhooks.enable(public_id))
+
+    async def disable_webhook_subscription(
+        self, public_id: str, reason: str | None
+    ) -> WebhookSubscriptionRecord:
+        with _as_input():
+            return _webhook(await self._webhooks.disable(public_id, reason or BY_OPERATOR))
+
+    async def rotate_webhook_secret(self, public_id: str) -> tuple[WebhookSubscriptionRecord, str]:
+        with _as_input():
+            rotated, secret = await self._webhooks.rotate_secret(public_id)
+        return _webhook(rotated), secret
+
+
+@contextmanager
+def _as_input() -> Iterator[None]:
+    """A subscription the operator asked for that cannot be: BAD_USER_INPUT, its line."""
+    try:
+        yield
+    except SubscriptionError as error:
+        raise BadUserInput(str(error)) from None
+
+
+def _webhook(s: Subscription) -> WebhookSubscriptionRecord:
+    return WebhookSubscriptionRecord(
+        public_id=s.public_id,
+        business=s.business,
+        api_key_id=s.key_id,
+        url=s.url,
+        topics=s.topics,
+        ordered=s.ordered,
+        enabled=s.enabled,
+        disabled_reason=s.disabled_reason,
+        previous_secret_until=s.rotating_until,
+        pending=s.pending,
+        failed=s.failed,
+        created_at=s.created_at,
+    )

@@ -209,6 +209,7 @@ class Services:
         )
         keys = KeyCache(settings.key_cache_entries)
         cached = CachedState(keys, runtimes)
+        webhooks = Webhooks.build(settings, sessions, cipher, policy)
         store.on_change(cached.apply)  # at once for what this process changes
         return cls(
             settings=settings,
@@ -222,7 +223,15 @@ class Services:
             runtimes=runtimes,
             policy=policy,
             executor=executor,
-            directory=StoreDirectory(store, runtimes, specs, policy=policy, changes=changes),
+            directory=StoreDirectory(
+                store,
+                runtimes,
+                specs,
+                policy=policy,
+                changes=changes,
+                webhooks=webhooks.subscriptions,
+                allow_private_urls=settings.webhook_allow_private,
+            ),
             cursors=CursorCodec(hashlib.sha256(b"cursors:" + secret.encode()).digest()),
             key_use=KeyUseRecorder(store, settings.last_used_flush_seconds),
             keys=keys,
@@ -246,7 +255,7 @@ class Services:
             ),
             reference_html=graph.reference_html,
             rate_limiter=build_rate_limiter(settings),
-            webhooks=Webhooks.build(settings, sessions, cipher, policy),
+            webhooks=webhooks,
         )
 
     def spec(self, provider: str) -> ProviderSpec | None:

@@ -26,6 +26,7 @@ from schema.types.pagination import (
 )
 from schema.types.participant import BusinessParticipant
 from schema.types.reading import Path, partial_error, read_one, reads
+from schema.types.webhooks import WebhookSubscription
 
 PARTICIPANTS = "participants"
 CHANGES = "changes"
@@ -152,6 +153,13 @@ class Business:
     async def api_keys(self, info: Info) -> list[ApiKey]:
         records = await info.context.directory.api_keys(self.record)
         return [ApiKey(record=record) for record in records]
+
+    @strawberry.field(
+        description="The endpoints that receive the business's change events, in creation order."
+    )
+    async def webhook_subscriptions(self, info: Info) -> list[WebhookSubscription]:
+        records = await info.context.directory.webhook_subscriptions(self.record)
+        return [WebhookSubscription(record=record) for record in records]
 
     @strawberry.field(
         description="What appeared, changed or went away at the business's platforms, oldest "

@@ -171,20 +171,48 @@ class Deliverer:
                 .order_by(WebhookDelivery.seq, WebhookDelivery.id)
             )
         )
-        return [
-            Claimed(
-                id=delivery.id,
-                public_id=delivery.public_id,
-                subscription_id=subscription.id,
-                subscription=subscription.public_id,
-                url=subscription.url,
-                ordered=subscription.ordered,
-                attempts=delivery.attempts,
-                body=orjson.dumps(delivery.payload),
-                signing=signing(self._cipher, subscription, now),
-            )
-            for delivery, subscription in rows
-        ]
+        return [self._claimed(delivery, subscription, now) for delivery, subscription in rows]
+
+    async def send_now(self, public_id: str) -> Answer:
+        """Claim one delivery and send it at once, whatever else is due and whether or not
+        its subscription is enabled (`webhooks test`: the operator asked for it). One that
+        fails is retried on the schedule like any other."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            found = (
+                await session.execute(
+                    select(WebhookDelivery, WebhookSubscription)
+                    .join(
+                        WebhookSubscription,
+                        WebhookSubscription.id == WebhookDelivery.subscription_id,
+                    )
+                    .where(WebhookDelivery.public_id == public_id)
+                )
+            ).first()
+            if found is None:
+                raise LookupError(f"no delivery {public_id!r}")
+            delivery, subscription = found
+            delivery.claimed_by, delivery.claimed_until = self.owner, now + self._claim_for
+            claimed = self._claimed(delivery, subscription, now)
+        answer, following = await self.attempt(claimed)
+        if following is not None:  # an ordered subscription's next event: the worker's
+            await self._release(following)
+        return answer
+
+    def _claimed(
+        self, delivery: WebhookDelivery, subscription: WebhookSubscription, now: datetime
+    ) -> Claimed:
+        return Claimed(
+            id=delivery.id,
+            public_id=delivery.public_id,
+            subscription_id=subscription.id,
+            subscription=subscription.public_id,
+            url=subscription.url,
+            ordered=subscription.ordered,
+            attempts=delivery.attempts,
+            body=orjson.dumps(delivery.payload),
+            signing=signing(self._cipher, subscription, now),
+        )
 
     async def attempt(self, claimed: Claimed) -> tuple[Answer, Claimed | None]:
         """Sign and send one claimed delivery; record how it went. Delivered, an ordered
