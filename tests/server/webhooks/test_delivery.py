@@ -278,3 +278,24 @@ async def test_the_metrics_count_attempts_and_show_each_outbox_and_the_disabled(
         )
         >= 0
     )
+
+
+async def test_replay_and_redeliver_send_again_with_the_same_webhook_ids(
+    world: World, receiver: Any
+) -> None:
+    app, url = receiver()
+    subscription, secret = await subscribe(world, url)
+    await changes(world)
+    await deliver_all(world)
+    first = [r.webhook_id for r in app.received]
+    subscriptions = world.services.webhooks.subscriptions
+    events = await logged_since(world, "tremble", 0)
+    since = events[1].seq  # everything after the second event
+    assert await subscriptions.replay(subscription.public_id, since_seq=since) == len(first) - 2
+    await deliver_all(world)
+    assert [r.webhook_id for r in app.received[len(first) :]] == first[2:]
+    [latest, *_] = await subscriptions.deliveries(subscription.public_id)
+    await subscriptions.redeliver(latest.public_id)
+    await deliver_all(world)
+    assert app.received[-1].webhook_id == latest.public_id
+    assert app.received[-1].verified(secret)["data"]["seq"] == str(latest.seq)
