@@ -249,12 +249,12 @@ BEHAVIOURS: list[Behaviour] = [
         ],
     ),
     Behaviour(
-        "chunks-1byte-200kb",
+        "chunks-1byte-20kb",
         [
             (
                 ReadRequest(),
                 Send(CHUNKED_HEAD + chunked(b'{"a": "', 1)[:-5]),
-                Stream(repeated(b"1\r\nx\r\n", 200_000)),
+                Stream(repeated(b"1\r\nx\r\n", 20_000)),
                 Send(chunked(b'"}', 1)),
             )
         ],
