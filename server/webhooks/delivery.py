@@ -142,6 +142,7 @@ class Deliverer:
             .where(candidate.state == "pending", candidate.next_attempt_at <= now)
             .where(or_(candidate.claimed_until.is_(None), candidate.claimed_until < now))
             .where(WebhookSubscription.enabled.is_(True), ApiKey.revoked_at.is_(None))
+            .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
             .where(in_turn)
             .order_by(candidate.next_attempt_at, candidate.id)
             .limit(limit)

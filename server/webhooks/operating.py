@@ -5,40 +5,19 @@ share beyond the `Subscriptions` repository: checking a URL before it is stored,
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.store.models import WebhookDelivery, WebhookSubscription
 from server.webhooks.payloads import ping
+from server.webhooks.sending import check_url
 from server.webhooks.subscriptions import SubscriptionError
-
-
-def url_form(url: str, *, allow_private: bool) -> str | None:
-    """What is wrong with the URL's form, in one line (None: nothing)."""
-    parts = urlsplit(url)
-    schemes = ("https", "http") if allow_private else ("https",)
-    if parts.scheme not in schemes or not parts.hostname:
-        wanted = "an http(s)" if allow_private else "an https"
-        return f"the URL must be {wanted} URL with a host, not {url!r}"
-    if parts.username or parts.password:
-        return "the URL must not carry a user name or password"
-    return None
 
 
 async def url_problem(url: str, *, allow_private: bool) -> str | None:
     """What keeps deliveries from going to `url`, in one line (None: nothing): its form,
     then the addresses it resolves to, as the sender checks them before each delivery."""
-    problem = url_form(url, allow_private=allow_private)
-    if problem is not None:
-        return problem
-    try:
-        from server.webhooks.sending import check_url
-    except ModuleNotFoundError as missing:  # pragma: no cover - until sending.py is merged
-        if missing.name != "server.webhooks.sending":
-            raise
-        return None
     return await check_url(url, allow_private=allow_private)
 
 

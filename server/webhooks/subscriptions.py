@@ -117,6 +117,8 @@ class Subscriptions:
                 raise SubscriptionError(f"{handle} has no API key {key_id!r}: see keys list")
             if key.revoked_at is not None:
                 raise SubscriptionError(f"the API key {key_id} is revoked")
+            if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
+                raise SubscriptionError(f"the API key {key_id} has expired")
             row = WebhookSubscription(
                 business_id=business.id,
                 api_key_id=key.id,
