@@ -137,9 +137,7 @@ def test_an_unknown_topic_or_key_is_refused_in_one_line(run: Run) -> None:
 def test_a_plain_http_url_needs_private_addresses_allowed(run: Run) -> None:
     refused = _add(run, _key(run), BUSINESS_API_WEBHOOK_ALLOW_PRIVATE="false")
     assert refused.exit_code == 1
-    assert refused.stderr == (
-        f"Error: The URL must be an https URL with a host, not {URL!r} (--url).\n"
-    )
+    assert refused.stderr == ("Error: The URL must use https (--url).\n")
     assert _listed(run) == []
 
 

@@ -116,7 +116,7 @@ async def test_an_unknown_topic_key_or_url_is_bad_user_input(world: World) -> No
     other = _refused(await _create(world, key=_key_id(world, "acme")))
     assert other.startswith("tremble has no API key ")
     url = _refused(await _create(world, url="ftp://127.0.0.1/hooks"))
-    assert url == "The URL must be an http(s) URL with a host, not 'ftp://127.0.0.1/hooks'."
+    assert url == "The URL must use https or http."
     assert await _subscriptions(world) == []
 
 
@@ -136,7 +136,7 @@ async def test_a_subscription_is_updated_disabled_enabled_rotated_and_deleted(
     assert updated["topics"] == ["registration.deleted"] and updated["ordered"] is False
     assert updated["url"] == URL
     refused = (await _admin(world, UPDATE, {"id": sid, "url": "hooks"})).json()
-    assert _refused(refused).startswith("The URL must be an http(s) URL")
+    assert _refused(refused).startswith("The URL must use https or http")
 
     disabled = (await _admin(world, DISABLE, {"id": sid, "reason": "moving"})).json()
     assert disabled["data"]["disableWebhookSubscription"]["enabled"] is False
