@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +23,47 @@ from server.store.availability import OUTAGE, Outage, StoreSession
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
-    # SQLite ignores FOREIGN KEY clauses (and so ON DELETE CASCADE) unless asked per
-    # connection.
+def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
+        # SQLite ignores FOREIGN KEY clauses (and so ON DELETE CASCADE) unless asked per
+        # connection.
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Write-ahead logging: a reader never holds up a writer's commit nor waits for
+        # it. In the default rollback journal, a request's open read held every sync
+        # pass's commit (and a cancelled pass's lease release) for the whole lock wait.
+        # An in-memory database has no log and answers "memory".
+        cursor.execute("PRAGMA journal_mode=WAL")
     finally:
         cursor.close()
 
 
+class _RollingBackConnection(sqlite3.Connection):
+    """An SQLite connection that rolls its transaction back when closed.
+
+    A task cancelled mid-transaction (a sync pass stopped, a request abandoned) has its
+    connection closed by SQLAlchemy rather than returned to the pool; SQLite then keeps
+    the connection open as long as a statement of it is alive, transaction and write
+    lock included, and every other writer waits out its lock timeout. A rollback first
+    ends the transaction whatever statements are left."""
+
+    def close(self) -> None:
+        try:
+            self.rollback()
+        finally:
+            super().close()
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine for ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``."""
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {
+            "factory": _RollingBackConnection,
+            **kwargs.get("connect_args", {}),
+        }
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
 
 

@@ -11,7 +11,9 @@ traffic.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +165,16 @@ class PopulatedStores:
         return self.folder / f"store-{len(self.by_layout)}.db"
 
 
+def _copy_live(source: Path, target: Path) -> None:
+    """A copy of an SQLite store in use: its newest writes may be in the write-ahead log
+    still, which a file copy would leave behind."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as live,
+        contextlib.closing(sqlite3.connect(target)) as copy,
+    ):
+        live.backup(copy)
+
+
 @pytest.fixture(scope="session")
 def populated_stores(tmp_path_factory: pytest.TempPathFactory) -> PopulatedStores:
     return PopulatedStores(tmp_path_factory.mktemp("populated"))
@@ -243,8 +255,9 @@ async def world(
     built = World(client=client, services=services, emulators=emulators)
     if populated is None:
         made = await _populate(services.store, layout, base_urls)
-        saved = shutil.copy2(migrated_store, populated_stores.file_for(layout))
-        populated = Populated(Path(saved), dict(base_urls), **made)
+        saved = populated_stores.file_for(layout)
+        _copy_live(migrated_store, saved)
+        populated = Populated(saved, dict(base_urls), **made)
         populated_stores.by_layout[layout] = populated
     for place, base_url in base_urls.items():
         if populated.base_urls[place] != base_url:  # mounted elsewhere this time
