@@ -25,7 +25,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--quick",
         action="store_true",
-        help=f"leave out the tests marked {', '.join(QUICK_SKIPS)} (the inner loop)",
+        help=f"leave out the tests marked {', '.join(QUICK_SKIPS)} (the inner loop; "
+        "with -n auto, on every core)",
     )
 
 
