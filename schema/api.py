@@ -20,7 +20,7 @@ from schema.source import ActivitySessionKey, BusinessRecord
 from schema.types.activity import ActivitySession
 from schema.types.business import ApiKey, Business, ProviderConnection
 from schema.types.participant import BusinessParticipant
-from schema.types.reading import reads
+from schema.types.reading import loads
 from schema.types.webhooks import WebhookSubscription, WebhookSubscriptionWithSecret
 
 Node = Annotated[
@@ -39,13 +39,9 @@ async def _business_of(info: Info, gid: str, argument: str = "businessId") -> Bu
     return business
 
 
-def _active_business_of(context: Any) -> Business | None:
-    """The key's own business: it comes from the key, never from the request."""
-    return Business(record=context.business) if context.business else None
-
-
 async def _active_business(context: Any) -> list[Business | None]:
-    return [_active_business_of(context)]
+    """The key's own business: it comes from the key, never from the request."""
+    return [Business(record=context.business) if context.business else None]
 
 
 NodeValue = Business | BusinessParticipant | ActivitySession | None
@@ -90,13 +86,12 @@ async def _nodes(info: Info, gids: list[str]) -> list[NodeValue]:
 
 @strawberry.type(description="The entry points of the graph.")
 class Query:
-    @strawberry.field(
+    @loads(
+        lambda context, parents, arguments, paths: _active_business(context),
         description="The business the API key belongs to. Every read starts here; no argument "
         "anywhere selects another business.",
-        metadata=reads(lambda context, parents, arguments, paths: _active_business(context)),
     )
-    def active_business(self, info: Info) -> Business | None:
-        return _active_business_of(info.context)
+    def active_business(self, info: Info) -> Business | None: ...
 
     @strawberry.field(description="Every business on this server.")
     async def businesses(self, info: Info) -> list[Business]:

@@ -169,6 +169,9 @@ class _Compiler:
             raise Uncompiled("@defer and fragment variables run on Strawberry")
         definition = parent.fields[name]
         strawberry_field = self.fields.of(parent.name, name)
+        if strawberry_field.extensions or strawberry_field.permission_classes:
+            # What they do around the resolver happens on Strawberry's path only.
+            raise Uncompiled(f"{parent.name}.{name} has field extensions or permissions")
         get, read = _value_getter(strawberry_field)
         output: GraphQLOutputType = definition.type
         nullable = not isinstance(output, GraphQLNonNull)

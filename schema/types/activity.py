@@ -13,7 +13,7 @@ from schema.records import RegistrationRecord
 from schema.scalars import Instant
 from schema.source import ActivitySessionKey, BusinessRecord
 from schema.types.enums import RegistrationStatus, member_of
-from schema.types.reading import loaded, reads
+from schema.types.reading import Read, loaded, loads
 
 _REGISTRATION_STATUS = member_of(RegistrationStatus)
 
@@ -33,15 +33,8 @@ async def _session_fields(
     ]
 
 
-async def _session_field(context: Any, session: ActivitySession, name: str) -> Any:
-    [value] = await _session_fields(context, [session], name)
-    if isinstance(value, BaseException):
-        raise value
-    return value
-
-
-def _session(name: str) -> dict[str, Any]:
-    return reads(lambda context, parents, arguments, paths: _session_fields(context, parents, name))
+def _session(name: str) -> Read:
+    return lambda context, parents, arguments, paths: _session_fields(context, parents, name)
 
 
 @strawberry.type(
@@ -62,30 +55,20 @@ class ActivitySession:
     def id(self) -> strawberry.ID:
         return encode_gid("ActivitySession", self.key.connection, self.key.provider_id)
 
-    @strawberry.field(description="The title shown to participants.", metadata=_session("title"))
-    async def title(self, info: Info) -> str | None:
-        return await _session_field(info.context, self, "title")
+    @loads(_session("title"), description="The title shown to participants.")
+    async def title(self, info: Info) -> str | None: ...
 
-    @strawberry.field(description="When the session starts.", metadata=_session("starts_at"))
-    async def starts_at(self, info: Info) -> Instant | None:
-        return await _session_field(info.context, self, "starts_at")
+    @loads(_session("starts_at"), description="When the session starts.")
+    async def starts_at(self, info: Info) -> Instant | None: ...
 
-    @strawberry.field(description="When the session ends.", metadata=_session("ends_at"))
-    async def ends_at(self, info: Info) -> Instant | None:
-        return await _session_field(info.context, self, "ends_at")
+    @loads(_session("ends_at"), description="When the session ends.")
+    async def ends_at(self, info: Info) -> Instant | None: ...
 
-    @strawberry.field(
-        description="How many participants the session admits.", metadata=_session("capacity")
-    )
-    async def capacity(self, info: Info) -> int | None:
-        return await _session_field(info.context, self, "capacity")
+    @loads(_session("capacity"), description="How many participants the session admits.")
+    async def capacity(self, info: Info) -> int | None: ...
 
-    @strawberry.field(
-        description="The session's own status at the provider, lowercase.",
-        metadata=_session("status"),
-    )
-    async def status(self, info: Info) -> str | None:
-        return await _session_field(info.context, self, "status")
+    @loads(_session("status"), description="The session's own status at the provider, lowercase.")
+    async def status(self, info: Info) -> str | None: ...
 
     @strawberry.field(
         name="provider", description="The platform the session is scheduled in (`wix`, …)."

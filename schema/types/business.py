@@ -25,7 +25,7 @@ from schema.types.pagination import (
     given_cursor,
 )
 from schema.types.participant import BusinessParticipant
-from schema.types.reading import Path, partial_error, read_one, reads
+from schema.types.reading import Path, loads, partial_error
 from schema.types.webhooks import WebhookSubscription
 
 PARTICIPANTS = "participants"
@@ -127,22 +127,17 @@ class Business:
     def created_at(self) -> Instant:
         return Instant.at(self.record.created_at)
 
-    @strawberry.field(
+    @loads(
+        # Looked up when read: the read function is defined below the type it reads for.
+        lambda context, parents, arguments, paths: read_participants(
+            context, parents, arguments, paths
+        ),
         description="Everyone the business knows across its connected platforms, platform by "
         "platform in the order they were connected, in a stable order within each.",
-        metadata=reads(
-            lambda context, parents, arguments, paths: read_participants(
-                context, parents, arguments, paths
-            )
-        ),
     )
     async def participants(
         self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = UNSET
-    ) -> Connection[BusinessParticipant]:
-        arguments = {"first": first, "after": after}
-        return await read_one(  # type: ignore[no-any-return]
-            read_participants, info.context, self, arguments, info.path.as_list()
-        )
+    ) -> Connection[BusinessParticipant]: ...
 
     @strawberry.field(description="The business's platform connections, in creation order.")
     async def connections(self, info: Info) -> list[ProviderConnection]:

@@ -29,7 +29,7 @@ from schema.types.pagination import (
     paginate_list,
     stable_order,
 )
-from schema.types.reading import Path, loaded, partial_error, read_one, reads
+from schema.types.reading import Path, loaded, loads, partial_error
 
 _EMAIL_MARKETING_CONSENT_STATUS = member_of(EmailMarketingConsentStatus)
 
@@ -181,41 +181,22 @@ class BusinessParticipant:
     def sources(self) -> list[str]:
         return [self.record.provider]
 
-    @strawberry.field(
+    @loads(
+        lambda context, parents, arguments, paths: read_consents(context, parents),
         description="The participant's marketing-email consent; null when the platform does "
         "not record consent.",
-        metadata=reads(lambda context, parents, arguments, paths: read_consents(context, parents)),
     )
-    async def email_marketing_consent(self, info: Info) -> EmailMarketingConsent | None:
-        [consent] = await read_consents(info.context, [self])
-        if isinstance(consent, BaseException):
-            raise consent
-        return consent  # type: ignore[no-any-return]
+    async def email_marketing_consent(self, info: Info) -> EmailMarketingConsent | None: ...
 
-    @strawberry.field(
+    @loads(
+        read_registrations,
         description="The participant's registrations for activity sessions, oldest first.",
-        metadata=reads(read_registrations),
     )
     async def registrations(
-        self,
-        info: Info,
-        first: First = DEFAULT_PAGE_SIZE,
-        after: After = UNSET,
-    ) -> Connection[ActivityRegistration]:
-        arguments = {"first": first, "after": after}
-        return await read_one(
-            read_registrations, info.context, self, arguments, info.path.as_list()
-        )  # type: ignore[no-any-return]
+        self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = UNSET
+    ) -> Connection[ActivityRegistration]: ...
 
-    @strawberry.field(
-        description="The products the participant bought, oldest first.",
-        metadata=reads(read_purchases),
-    )
+    @loads(read_purchases, description="The products the participant bought, oldest first.")
     async def product_purchases(
-        self,
-        info: Info,
-        first: First = DEFAULT_PAGE_SIZE,
-        after: After = UNSET,
-    ) -> Connection[ProductPurchase]:
-        arguments = {"first": first, "after": after}
-        return await read_one(read_purchases, info.context, self, arguments, info.path.as_list())  # type: ignore[no-any-return]
+        self, info: Info, first: First = DEFAULT_PAGE_SIZE, after: After = UNSET
+    ) -> Connection[ProductPurchase]: ...

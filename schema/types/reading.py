@@ -1,20 +1,23 @@
 """Read functions: how a field that needs data it does not hold gets it.
 
 A field that loads (a relation through the per-request loaders, a page of participants)
-is declared with `reads(fn)`: `fn(context, parents, arguments, paths)` reads the field for
-many parents at once and answers a list aligned with them (a value, or the exception
-that field raises). The Strawberry resolver calls it for its one parent; the compiled
-executor finds the same function in the field's metadata and calls it once for a whole
-level of parents, so the loaders batch them without a task per parent. Paging, cursors,
-GIDs and partial errors therefore have one implementation, shared by both executors.
+is declared once, with `@loads(fn)` over a method whose signature gives the field its
+arguments and type: `fn(context, parents, arguments, paths)` reads the field for many
+parents at once and answers a list aligned with them (a value, or the exception that
+field raises). Strawberry's resolver calls it for its one parent; the compiled executor
+finds the same function in the field's metadata and calls it once for a whole level of
+parents, so the loaders batch them without a task per parent. Paging, cursors, GIDs and
+partial errors therefore have one implementation, shared by both executors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import strawberry
 from aiodataloader import DataLoader
 from graphql import GraphQLError
 
@@ -28,19 +31,25 @@ Path = Sequence[str | int]
 Read = Callable[[Any, Sequence[Any], Mapping[str, Any], Sequence[Path]], Awaitable[list[Any]]]
 
 
-def reads(fn: Read) -> dict[str, Any]:
-    """Field metadata naming the read function behind the field."""
-    return {READ: fn}
+def loads(fn: Read, **field: Any) -> Callable[[Callable[..., Any]], Any]:
+    """A field that loads, declared once: the decorated method's signature (its arguments
+    after `info`, its return type) is the field's, its body is never run; `fn` reads the
+    value for both executors. `field` is what `strawberry.field` takes (a description)."""
 
+    def declare(signature: Callable[..., Any]) -> Any:
+        async def resolve(self: Any, info: Any, **arguments: Any) -> Any:
+            [value] = await fn(info.context, [self], arguments, [info.path.as_list()])
+            if isinstance(value, BaseException):
+                raise value
+            return value
 
-async def read_one(
-    fn: Read, context: Any, parent: Any, arguments: Mapping[str, Any], path: Path
-) -> Any:
-    """What a Strawberry resolver does: the read for its one parent."""
-    [value] = await fn(context, [parent], arguments, [path])
-    if isinstance(value, BaseException):
-        raise value
-    return value
+        # The method's name, annotations, module and signature (through `__wrapped__`),
+        # which is what Strawberry reads the field's arguments and type from.
+        functools.update_wrapper(resolve, signature)
+        resolve.reads = fn  # type: ignore[attr-defined]  # what the metadata names, too
+        return strawberry.field(resolver=resolve, metadata={READ: fn}, **field)
+
+    return declare
 
 
 async def loaded(loader: SharedLoader, keys: Sequence[Any]) -> list[Any]:
