@@ -22,6 +22,7 @@ from graphql import (
     GraphQLError,
     GraphQLSyntaxError,
     execute,
+    get_operation_ast,
     parse,
     validate,
 )
@@ -50,12 +51,17 @@ class OperationRequest:
 
 @dataclass
 class OperationResult:
-    """`data` is absent (not null) when the operation did not execute."""
+    """`data` is absent (not null) when the operation did not execute. The rest are facts
+    of the run, for the request's log line (never sent)."""
 
     errors: list[dict[str, Any]] = field(default_factory=list)
     data: dict[str, Any] | None = None
     executed: bool = False
     extensions: dict[str, Any] = field(default_factory=dict)
+    document_cached: bool = False  # the document was parsed and checked before
+    operation_type: str | None = None  # query, mutation or subscription, once parsed
+    cost_requested: int | None = None
+    cost_actual: int | None = None
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -220,24 +226,49 @@ class Executor:
         scopes: frozenset[str],
         documentation: str,
     ) -> OperationResult:
+        cached = request.query in self.cache
+        result = await self._run_for_key(request, context, scopes, documentation)
+        result.document_cached = cached
+        return result
+
+    async def _run_for_key(
+        self,
+        request: OperationRequest,
+        context: GraphContext,
+        scopes: frozenset[str],
+        documentation: str,
+    ) -> OperationResult:
         entry, checked = await self.checked(request.query, scopes)
         if entry.refusal is not None:
             return OperationResult(errors=entry.refusal)
         assert entry.document is not None and checked is not None
+        chosen = get_operation_ast(entry.document, request.operation_name)
+        operation_type = chosen.operation.value if chosen else None
         if checked.refusal is not None:
-            return OperationResult(errors=[_refused(e, documentation) for e in checked.refusal])
+            refused = [_refused(e, documentation) for e in checked.refusal]
+            return OperationResult(errors=refused, operation_type=operation_type)
         schema = self.slices.for_scopes(scopes)
         built = compiled.build(schema, entry.document, request.variables, request.operation_name)
         if isinstance(built, list):
             # Variables that do not coerce, or no operation to pick: Strawberry reports it.
-            return await self._run(schema, entry.document, request, context)
+            result = await self._run(schema, entry.document, request, context)
+            result.operation_type = operation_type
+            return result
         price = await self._price(schema, entry.document, built, checked)
         too_costly = query_cost.check_cost(price.requested, self.limits.max_cost)
         if too_costly:
-            return OperationResult(errors=[_formatted(too_costly)])
+            return OperationResult(
+                errors=[_formatted(too_costly)],
+                operation_type=operation_type,
+                cost_requested=price.requested,
+            )
         result = await self._run(schema, entry.document, request, context, checked, built)
+        result.operation_type = operation_type
+        result.cost_requested = price.requested
         if result.executed:
-            result.extensions = {"cost": price.report(result.data), **result.extensions}
+            cost = price.report(result.data)
+            result.cost_actual = cost["actualQueryCost"]
+            result.extensions = {"cost": cost, **result.extensions}
         return result
 
     async def _price(

@@ -138,38 +138,27 @@ async def _answer(
     )
     # Never built from the request's Host header, which the client controls.
     documentation = f"{services.settings.public_url or ''}/@{handle}/api/reference"
-    facts = current()
-    if facts is not None:
-        facts.document_cached = operation.query in services.executor.cache
     result = await services.executor.run_for_key(
         operation, context, frozenset(key.scopes), documentation
     )
+    facts = current()
     if facts is not None:
-        _note_operation(facts, operation, result, services)
+        _note_operation(facts, operation, result)
     return graphql_response(result, media_type)
 
 
 def _note_operation(
-    facts: RequestFacts, operation: OperationRequest, result: OperationResult, services: Services
+    facts: RequestFacts, operation: OperationRequest, result: OperationResult
 ) -> None:
     """What the request's log line says of the operation: never its variables."""
     text = operation.query.encode("utf-8", "replace")
     facts.document_hash = hashlib.sha256(text).hexdigest()[:16]
     if operation.operation_name is not None:  # as text that is sure to encode
         facts.operation_name = operation.operation_name[:100].encode("utf-8", "replace").decode()
-    entry = services.executor.cache.peek(operation.query)
-    if entry is not None and entry.document is not None:
-        chosen = get_operation_ast(entry.document, operation.operation_name)
-        facts.operation_type = chosen.operation.value if chosen else None
-    cost = result.extensions.get("cost") or next(
-        (e["extensions"]["cost"] for e in result.errors if "cost" in e.get("extensions", {})),
-        None,
-    )
-    if isinstance(cost, dict):
-        facts.cost_requested = cost.get("requestedQueryCost")
-        facts.cost_actual = cost.get("actualQueryCost")
-    elif isinstance(cost, int):
-        facts.cost_requested = cost
+    facts.document_cached = result.document_cached
+    facts.operation_type = result.operation_type
+    facts.cost_requested = result.cost_requested
+    facts.cost_actual = result.cost_actual
 
 
 async def admin_graphql(request: Request) -> Response:

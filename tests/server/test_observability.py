@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import structlog
 
+from schema.context import GraphContext
 from schema.errors import ErrorCode
+from schema.execution import OperationRequest
 from server.observability.logs import log_config
 from server.store.database import create_engine, session_factory
 from tests.server.conftest import World, credential_of
@@ -90,6 +92,37 @@ async def test_the_request_line_says_what_the_operation_cost_and_called(
     assert (one["document_cached"], two["document_cached"]) == (False, True)
     assert one["bytes_out"] == len(first.content) and two["bytes_out"] == len(again.content)
     assert one["duration_ms"] > 0
+
+
+async def test_the_operation_result_carries_the_facts_of_its_run(world: World) -> None:
+    """The executor's result says whether the document was seen, what kind of operation it
+    is and what it was priced and charged: the handler reads nothing back from the document
+    cache or from the errors' extensions."""
+    services = world.services
+    business = await services.store.get_business("tremble")
+    context = GraphContext(
+        business=business, directory=services.directory, cursors=services.cursors
+    )
+    scopes = frozenset(services.policy.scopes)
+    page = "query($n: Int) { activeBusiness { participants(first: $n) { nodes { id } } } }"
+
+    def run(n: int) -> Any:
+        request = OperationRequest(page, {"n": n})
+        return services.executor.run_for_key(request, context, scopes, "")
+
+    refused, answered = await run(100_000), await run(3)
+    assert refused.errors[0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    assert (refused.document_cached, refused.operation_type) == (False, "query")
+    assert (refused.cost_requested, refused.cost_actual) == (
+        refused.errors[0]["extensions"]["cost"],
+        None,
+    )
+    cost = answered.extensions["cost"]
+    assert answered.document_cached
+    assert (answered.cost_requested, answered.cost_actual) == (
+        cost["requestedQueryCost"],
+        cost["actualQueryCost"],
+    )
 
 
 @pytest.mark.parametrize(
