@@ -8,7 +8,10 @@ latency p50/p90/p99, the server's CPU time per request (its processes' CPU time 
 run divided by the requests) and upstream calls per request.
 
     python benchmarks/requests.py [--connections 10] [--duration 15] [--warmup 5]
-        [--latency-ms 0] [--workers 1] [--peer-bench ../shared/peer-bench]
+        [--latency-ms 0] [--workers 1] [--peer-bench ../shared/peer-bench] [--demo]
+
+`--demo` runs `business-api demo` instead of `serve`, on the same store with the same
+business (the demo adds its own, on its emulators, and syncs it in the background).
 """
 
 from __future__ import annotations
@@ -56,8 +59,10 @@ def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) ->
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str], url: str) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
+def running(
+    command: list[str], env: dict[str, str], url: str, cwd: Path = ROOT
+) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, cwd=cwd)
     try:
         wait_for(url, process)
         yield process
@@ -149,6 +154,7 @@ def main() -> None:
         "--redis", default="redis://127.0.0.1:6379/15", help="for the rate limits of --workers"
     )
     parser.add_argument("--peer-bench", type=Path, default=ROOT.parent / "shared" / "peer-bench")
+    parser.add_argument("--demo", action="store_true", help="business-api demo, not serve")
     parser.add_argument(
         "--query", default=QUERY, help="another document (default: the document's example)"
     )
@@ -178,14 +184,10 @@ def main() -> None:
             "PORT": str(upstream_port),
             "LATENCY_MS": str(arguments.latency_ms),
         }
-        server = [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "serve",
-            "--port",
-            str(server_port),
-        ]
+        command = (
+            ["demo", "--database", str(Path(folder) / "bench.db")] if arguments.demo else ["serve"]
+        )
+        server = [sys.executable, "-m", "server.cli", *command, "--port", str(server_port)]
         if arguments.workers > 1:
             server += ["--workers", str(arguments.workers)]
             settings["BUSINESS_API_REDIS_URL"] = arguments.redis
@@ -194,7 +196,9 @@ def main() -> None:
             running(
                 ["node", str(upstream_js)], node_env, f"{upstream}/__stats"
             ) as upstream_process,
-            running(server, settings, f"http://127.0.0.1:{server_port}/healthz") as process,
+            running(
+                server, settings, f"http://127.0.0.1:{server_port}/healthz", cwd=Path(folder)
+            ) as process,
         ):
             query = arguments.query
             answer = httpx.post(
@@ -218,6 +222,7 @@ def main() -> None:
     print(
         f"the document's example query, {arguments.connections} connections, "
         f"{arguments.duration:g} s after a {arguments.warmup:g} s warm-up, "
+        f"{'demo' if arguments.demo else 'serve'}, "
         f"upstream latency {arguments.latency_ms} ms, {arguments.workers} server process(es), "
         f"{os.cpu_count()} CPUs shared by wrk, the server and the upstream"
     )

@@ -39,7 +39,7 @@ from server.http.graphiql import EXAMPLE_QUERY
 from server.providers.activity import Activity
 from server.providers.spec import ProviderSpec
 from server.services import Services
-from server.serving import configure_logging
+from server.serving import configure_logging, settle_heap
 from server.settings import Settings
 from server.store.database import migrate
 from server.store.repository import Store
@@ -352,6 +352,7 @@ def run_demo(*, host: str, port: int, database: Path, env_file: Path = DEMO_ENV_
     mounts.append(Mount(RECEIVER, app=receiver_app(list(setup.webhook_secrets), _delivered)))
     activity = Activity(emulators, random.Random()) if settings.demo_activity else None
     app = create_app(settings, extra_routes=mounts, landing_handle=HANDLE)
+    settle_heap()  # as `serve` does: the collector no longer walks what start-up built
     config = uvicorn.Config(
         app,
         host=host,
