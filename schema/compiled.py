@@ -1,13 +1,13 @@
 """Compiled execution: a validated query turned once into a plan, then run without
 graphql-core's per-field machinery.
 
-The plan is derived from the Strawberry schema, never written by hand: graphql-core's own
-field collection (fragments flattened, same-named fields merged, `@skip`/`@include`
-resolved for the variables the directives use) gives each object type's fields with
-their response keys; each field's Strawberry definition says how to get its value (an
-attribute, a resolver of `self` alone, or a read function in the field's metadata for
-fields that load); the GraphQL type says how to serialise it (the scalars' and enums'
-own `serialize`) and whether it may be null.
+The plan is derived from the Strawberry schema, never written by hand: the fields
+collected from the document's analysis (`schema/engine/collect.py`: fragments flattened,
+same-named fields merged, `@skip`/`@include` resolved for the variables the directives
+use) give each object type's fields with their response keys; each field's Strawberry
+definition says how to get its value (an attribute, a resolver of `self` alone, or a read
+function in the field's metadata for fields that load); the GraphQL type says how to
+serialise it (the scalars' and enums' own `serialize`) and whether it may be null.
 
 A plan runs breadth-first: the fields that load are collected across a whole level of
 objects (every participant of the page) and read together, so the per-request loaders
@@ -30,7 +30,6 @@ from typing import Any, overload
 
 import strawberry
 from graphql import (
-    DirectiveNode,
     DocumentNode,
     FieldNode,
     GraphQLEnumType,
@@ -43,17 +42,15 @@ from graphql import (
     GraphQLOutputType,
     GraphQLString,
     OperationType,
-    VariableNode,
     is_leaf_type,
     is_object_type,
     located_error,
-    visit,
 )
-from graphql.execution.collect_fields import collect_fields, collect_subfields
 from graphql.execution.executor import Executor as GraphQLExecutor
 from graphql.execution.values import get_argument_values
-from graphql.language import Visitor
 
+from schema.engine.analysis import Analysis, Field
+from schema.engine.collect import Collector, Grouped
 from schema.errors import ClientError
 from schema.types.reading import READ
 
@@ -138,10 +135,14 @@ def _value_getter(strawberry_field: Any) -> tuple[Callable[[Any], Any] | None, A
 
 
 class _Compiler:
-    def __init__(self, schema: strawberry.Schema, built: GraphQLExecutor) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, analysis: Analysis, built: GraphQLExecutor
+    ) -> None:
         self.schema = schema._schema
         self.fields = _Fields(schema)
+        self.analysis = analysis
         self.built = built
+        self.collector = Collector(self.schema, built.variable_values)
 
     def root(self) -> ObjectPlan:
         operation = self.built.operation
@@ -149,24 +150,22 @@ class _Compiler:
             raise Uncompiled("only queries are compiled")
         root_type = self.schema.query_type
         assert root_type is not None
-        collected = collect_fields(
-            self.schema, self.built.fragments, self.built.variable_values, root_type, operation
-        )
-        return self.object(root_type, collected.grouped_field_set)
+        selection = self.analysis.selection_of(operation)
+        return self.object(root_type, self.collector.collect(root_type, [selection]))
 
-    def object(self, object_type: GraphQLObjectType, grouped: Any) -> ObjectPlan:
-        plans = [self.field(object_type, key, details) for key, details in grouped.items()]
+    def object(self, object_type: GraphQLObjectType, grouped: Grouped) -> ObjectPlan:
+        plans = [self.field(object_type, key, list(f.values())) for key, f in grouped.items()]
         return ObjectPlan(object_type.name, plans)
 
-    def field(self, parent: GraphQLObjectType, key: str, details: Any) -> FieldPlan:
-        nodes = [d.node for d in details]
+    def field(self, parent: GraphQLObjectType, key: str, fields: list[Field]) -> FieldPlan:
+        nodes = [f.node for f in fields]
         name = nodes[0].name.value
         if name == "__typename":
             return FieldPlan(key, TYPENAME, nullable=False, nodes=nodes)
         if name.startswith("__"):
             raise Uncompiled("introspection runs on Strawberry")
-        if any(d.defer_usage or d.fragment_variable_values for d in details):
-            raise Uncompiled("@defer and fragment variables run on Strawberry")
+        if any(d.name.value in ("defer", "stream") for n in nodes for d in n.directives or ()):
+            raise Uncompiled("@defer and @stream run on Strawberry")
         definition = parent.fields[name]
         strawberry_field = self.fields.of(parent.name, name)
         if strawberry_field.extensions or strawberry_field.permission_classes:
@@ -202,15 +201,7 @@ class _Compiler:
             )
         elif is_object_type(inner):
             assert isinstance(inner, GraphQLObjectType)
-            subfields = collect_subfields(
-                self.schema,
-                self.built.fragments,
-                self.built.variable_values,
-                self.built.operation,
-                inner,
-                details,
-            )
-            plan.child = self.object(inner, subfields.grouped_field_set)
+            plan.child = self.object(inner, self.collector.subfields(inner, fields))
             if not read:
                 plan.kind = OBJECTS if returns_list else OBJECT
         else:
@@ -232,29 +223,11 @@ def _memoised(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return serialized
 
 
-def directive_variables(document: DocumentNode) -> tuple[str, ...]:
-    """The variables `@skip` and `@include` read: the plan depends on their values."""
-    names: list[str] = []
-
-    class Directives(Visitor):
-        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
-            if node.name.value in ("skip", "include"):
-                for argument in node.arguments or ():
-                    if isinstance(argument.value, VariableNode):
-                        names.append(argument.value.name.value)
-
-    visit(document, Directives())
-    return tuple(sorted(set(names)))
-
-
-def plan_key(
-    document: DocumentNode, built: GraphQLExecutor, cache: dict[Hashable, Any]
-) -> Hashable:
-    variables = cache.get("directive variables")
-    if variables is None:
-        variables = cache["directive variables"] = directive_variables(document)
+def plan_key(analysis: Analysis, built: GraphQLExecutor) -> Hashable:
+    """What the plan depends on besides the document: the operation's name and the values
+    of the variables `@skip` and `@include` read."""
     coerced = built.variable_values.coerced
-    values = tuple(_hashable(coerced.get(name)) for name in variables)
+    values = tuple(_hashable(coerced.get(name)) for name in analysis.directive_variables)
     return (built.operation.name.value if built.operation.name else None, values)
 
 
@@ -262,11 +235,13 @@ def _hashable(value: Any) -> Hashable:
     return value if isinstance(value, Hashable) else repr(value)
 
 
-def compile_plan(schema: strawberry.Schema, built: GraphQLExecutor) -> Plan | None:
-    """The plan for this operation (with these directive variables), or None when the
-    document is for the Strawberry executor."""
+def compile_plan(
+    schema: strawberry.Schema, analysis: Analysis, built: GraphQLExecutor
+) -> Plan | None:
+    """The plan for this operation (with these directive variables), from the document's
+    analysis, or None when the document is for the Strawberry executor."""
     try:
-        return Plan(_Compiler(schema, built).root())
+        return Plan(_Compiler(schema, analysis, built).root())
     except Uncompiled:
         return None
 

@@ -1,11 +1,11 @@
 """Documents seen before: parsed, checked and validated once, then reused.
 
-Keyed by the query text. An entry holds the parsed document (or why it was refused: too
-long, not GraphQL, over a limit) and, per set of scopes, what the policy and validation
-said of it, the plans compiled from it and the prices it was given. Bounded in entries
-and in bytes (an entry weighs its text several times over, roughly what its syntax tree
-costs), least recently used first out, so clients sending only new documents cannot grow
-memory.
+Keyed by the query text. An entry holds the parsed document and its analysis (or why it
+was refused: too long, not GraphQL, over a limit) and, per set of scopes, what the policy
+and validation said of it, the plans compiled from it and the prices it was given.
+Bounded in entries and in bytes (an entry weighs its text several times over, roughly
+what its syntax tree costs), least recently used first out, so clients sending only new
+documents cannot grow memory.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 from cachetools import LRUCache
 from graphql import DocumentNode, GraphQLError
+
+from schema.engine.analysis import Analysis
 
 # What one byte of query text costs once parsed, roughly (a syntax tree of small objects).
 PARSED_WEIGHT = 24
@@ -36,6 +38,7 @@ class Checked:
 class CachedDocument:
     document: DocumentNode | None
     refusal: list[dict[str, Any]] | None  # parse errors and limits, already formatted
+    analysis: Analysis | None = None  # what every later step reads (`schema/engine`)
     size: int = 0
     checked: dict[Hashable, Checked] = field(default_factory=dict)
 

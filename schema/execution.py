@@ -32,6 +32,7 @@ from strawberry.schema._graphql_core import execution_context_class_kwargs
 from schema import compiled, query_cost
 from schema.context import GraphContext
 from schema.document_cache import CachedDocument, Checked, DocumentCache
+from schema.engine.analysis import Analysis, analyse
 from schema.errors import ClientError, ErrorCode
 from schema.operation_limits import OperationLimits, check_shape, check_tokens
 from schema.policy import Policy, SchemaSlices, check_operation
@@ -166,10 +167,11 @@ class Executor:
             document = parse(query)
         except GraphQLSyntaxError as error:
             return CachedDocument(None, [_with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED)])
-        too_big = check_shape(document, self.limits)
+        analysis = analyse(document, self.internal._schema)
+        too_big = check_shape(analysis, self.limits)
         if too_big:
             return CachedDocument(None, [_formatted(error) for error in too_big])
-        return CachedDocument(document, None)
+        return CachedDocument(document, None, analysis)
 
     def _check(
         self, query: str, entry: CachedDocument | None, scopes: frozenset[str] | None
@@ -181,9 +183,8 @@ class Executor:
         if entry.document is None:
             return entry, None
         if scopes is not None:
-            forbidden = check_operation(
-                self.internal._schema, self.policy, entry.document, scopes, DOCUMENTATION
-            )
+            assert entry.analysis is not None
+            forbidden = check_operation(entry.analysis, self.policy, scopes, DOCUMENTATION)
             if forbidden:
                 return entry, Checked(refusal=forbidden)
         schema = self.internal if scopes is None else self.slices.for_scopes(scopes)
@@ -254,7 +255,8 @@ class Executor:
             result = await self._run(schema, entry.document, request, context)
             result.operation_type = operation_type
             return result
-        price = await self._price(schema, entry.document, built, checked)
+        assert entry.analysis is not None
+        price = await self._price(schema, entry.analysis, built, checked)
         too_costly = query_cost.check_cost(price.requested, self.limits.max_cost)
         if too_costly:
             return OperationResult(
@@ -262,7 +264,9 @@ class Executor:
                 operation_type=operation_type,
                 cost_requested=price.requested,
             )
-        result = await self._run(schema, entry.document, request, context, checked, built)
+        result = await self._run(
+            schema, entry.document, request, context, checked, built, entry.analysis
+        )
         result.operation_type = operation_type
         result.cost_requested = price.requested
         if result.executed:
@@ -274,18 +278,20 @@ class Executor:
     async def _price(
         self,
         schema: strawberry.Schema,
-        document: DocumentNode,
+        analysis: Analysis,
         built: GraphQLExecutor,
         checked: Checked,
     ) -> query_cost.Price:
         """The operation's price, kept with the document. Pricing it the first time is
         linear in the document but still a few milliseconds for the largest one allowed,
         so, like the checks, it runs in a worker thread."""
-        key = query_cost.price_key(document, built, checked.costs)
+        key = query_cost.price_key(analysis, built)
         kept: query_cost.Price | None = checked.costs.get(key)
         if kept is not None:
             return kept
-        price = await asyncio.to_thread(query_cost.price, schema._schema, self.policy.cost, built)
+        price = await asyncio.to_thread(
+            query_cost.price, schema._schema, self.policy.cost, analysis, built
+        )
         if len(checked.costs) <= query_cost.MAX_PRICES_PER_DOCUMENT:
             checked.costs[key] = price
         return price
@@ -309,15 +315,16 @@ class Executor:
         context: GraphContext,
         checked: Checked | None = None,
         built: GraphQLExecutor | None = None,
+        analysis: Analysis | None = None,
     ) -> OperationResult:
         """Execute within the time limit: compiled when a key's query allows it (`checked`
-        holds its plans, `built` the operation graphql-core prepared), otherwise, or when
-        the plan gives up, on Strawberry."""
+        holds its plans, `built` the operation graphql-core prepared, `analysis` what the
+        plan is compiled from), otherwise, or when the plan gives up, on Strawberry."""
         try:
             with tracer.start_as_current_span("operation") as span:
                 async with asyncio.timeout(self.timeout_seconds):
-                    if checked is not None and built is not None:
-                        ran = await self._run_compiled(schema, document, context, checked, built)
+                    if checked is not None and built is not None and analysis is not None:
+                        ran = await self._run_compiled(schema, analysis, context, checked, built)
                         if ran is not None:
                             span.set_attribute("business_api.executor", "compiled")
                             return ran
@@ -335,16 +342,16 @@ class Executor:
     async def _run_compiled(
         self,
         schema: strawberry.Schema,
-        document: DocumentNode,
+        analysis: Analysis,
         context: GraphContext,
         checked: Checked,
         built: GraphQLExecutor,
     ) -> OperationResult | None:
-        key = compiled.plan_key(document, built, checked.plans)
+        key = compiled.plan_key(analysis, built)
         if key in checked.plans:
             plan = checked.plans[key]
         else:
-            plan = compiled.compile_plan(schema, built)
+            plan = compiled.compile_plan(schema, analysis, built)
             if len(checked.plans) < MAX_PLANS_PER_DOCUMENT:
                 checked.plans[key] = plan
         if plan is None:

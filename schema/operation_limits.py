@@ -4,38 +4,26 @@ Deep nesting, many aliases, huge documents and fragments that fan out are how on
 asks for a great deal of work; each is refused with its own code and the limit in the
 message.
 
-The shape is measured in one pass that analyses each fragment once and reuses the result
-wherever it is spread, so the check is linear in the document however the fragments
-multiply. The number of fields after fragment expansion is bounded too: thirteen
-fragments spreading the next one four times are 183 tokens but 4^12 fields, and every
-later stage (the policy walk, validation, execution) is only safe once that is bounded.
+The shape comes from the document's analysis (`schema/engine/analysis.py`), which visits
+each fragment once however often it is spread, so the check is linear in the document
+however the fragments multiply. The number of fields after fragment expansion is bounded
+too: thirteen fragments spreading the next one four times are 183 tokens but 4^12
+fields, and every later stage (the policy, validation, execution) is only safe once that
+is bounded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphql import (
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    Source,
-    TokenKind,
-)
+from graphql import GraphQLError, Source, TokenKind
 from graphql.language import Lexer
 
+from schema.engine.analysis import Analysis, Field, Selection
 from schema.errors import ErrorCode
 
-# Introspection's `ofType` follows one type wrapper to the next: a chain, never a fan-out, so
-# it is not counted as depth, which lets every client's standard introspection query (which
-# nests it nine times) through the depth limit. A longer chain is refused on its own: no type
-# here is wrapped more than three times, and a chain of any length would otherwise be free.
-_LINEAR_FIELDS = frozenset({"ofType"})
+# No type here is wrapped more than three times; the standard introspection query nests
+# `ofType` nine times, and a chain of any length would otherwise be free.
 MAX_OF_TYPE_CHAIN = 9
 
 
@@ -47,26 +35,6 @@ class OperationLimits:
     max_fields: int = 1000
     max_field_repeats: int = 10
     max_cost: int = 4612  # four times the Business API document's example query (1153)
-
-
-@dataclass(frozen=True)
-class Shape:
-    """A selection set's size with every fragment spread expanded where it is used."""
-
-    depth: int = 0
-    fields: int = 0
-    aliases: int = 0
-    leading_chain: int = 0  # `ofType` nested in `ofType`, from this selection set down
-    longest_chain: int = 0  # the longest such chain anywhere inside
-
-    def merge(self, other: Shape) -> Shape:
-        return Shape(
-            max(self.depth, other.depth),
-            self.fields + other.fields,
-            self.aliases + other.aliases,
-            max(self.leading_chain, other.leading_chain),
-            max(self.longest_chain, other.longest_chain),
-        )
 
 
 def _error(message: str, code: ErrorCode, limit: int) -> GraphQLError:
@@ -100,120 +68,47 @@ def check_tokens(text: str, limits: OperationLimits) -> GraphQLError | None:
     return None
 
 
-class _Measure:
-    """Shapes of selection sets, each fragment measured once (a cycle counts as empty:
-    validation reports it)."""
-
-    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
-        self._fragments = fragments
-        self._measured: dict[str, Shape] = {}
-        self._measuring: set[str] = set()
-
-    def fragment(self, name: str) -> Shape:
-        if name in self._measured:
-            return self._measured[name]
-        fragment = self._fragments.get(name)
-        if fragment is None or name in self._measuring:
-            return Shape()
-        self._measuring.add(name)
-        shape = self.selections(fragment.selection_set)
-        self._measuring.discard(name)
-        self._measured[name] = shape
-        return shape
-
-    def selections(self, selection_set: SelectionSetNode | None) -> Shape:
-        total = Shape()
-        if selection_set is None:
-            return total
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                inner = self.selections(selection.selection_set)
-                linear = selection.name.value in _LINEAR_FIELDS
-                alias = 1 if selection.alias is not None else 0
-                leading = 1 + inner.leading_chain if linear else 0
-                total = total.merge(
-                    Shape(
-                        inner.depth + (0 if linear else 1),
-                        1 + inner.fields,
-                        alias + inner.aliases,
-                        leading,
-                        max(leading, inner.longest_chain),
-                    )
-                )
-            elif isinstance(selection, InlineFragmentNode):
-                total = total.merge(self.selections(selection.selection_set))
-            elif isinstance(selection, FragmentSpreadNode):
-                total = total.merge(self.fragment(selection.name.value))
-        return total
-
-
 def _fields_of(
-    selection_sets: list[SelectionSetNode],
-    fragments: dict[str, FragmentDefinitionNode],
-    spreading: frozenset[str] = frozenset(),
-) -> dict[str, list[FieldNode]]:
-    """The fields these selection sets select together, by response key, with inline
+    selections: list[Selection], spreading: frozenset[str] = frozenset()
+) -> dict[str, list[Field]]:
+    """The fields these selections select together, by response key, with inline
     fragments and spreads flattened into them, as execution merges them."""
-    found: dict[str, list[FieldNode]] = {}
-    for selection_set in selection_sets:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                key = selection.alias.value if selection.alias else selection.name.value
-                found.setdefault(key, []).append(selection)
+    found: dict[str, list[Field]] = {}
+    for selection in selections:
+        for item in selection.items:
+            if isinstance(item, Field):
+                found.setdefault(item.key, []).append(item)
                 continue
-            if isinstance(selection, InlineFragmentNode):
-                inner = _fields_of([selection.selection_set], fragments, spreading)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = fragments.get(name)
-                if fragment is None or name in spreading:
-                    continue
-                inner = _fields_of([fragment.selection_set], fragments, spreading | {name})
-            else:
+            if item.selection is None or (item.name is not None and item.name in spreading):
                 continue
-            for key, nodes in inner.items():
-                found.setdefault(key, []).extend(nodes)
+            inner = _fields_of(
+                [item.selection], spreading | {item.name} if item.name else spreading
+            )
+            for key, fields in inner.items():
+                found.setdefault(key, []).extend(fields)
     return found
 
 
-def most_repeated(document: DocumentNode) -> tuple[str, int]:
+def most_repeated(analysis: Analysis) -> tuple[str, int]:
     """The response key selected most often in one place once same-key fields are merged
     (their sub-selections too), and how often. Validation compares such fields pairwise,
     so its work grows with the square of this number.
 
     Only call it on a document whose expanded size is already bounded: it expands."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
     worst = ("", 0)
-    pending = [
-        [d.selection_set] for d in document.definitions if isinstance(d, OperationDefinitionNode)
-    ]
+    pending = [[selection] for _, selection in analysis.operations]
     while pending:
-        for key, nodes in _fields_of(pending.pop(), fragments).items():
-            if len(nodes) > worst[1]:
-                worst = (key, len(nodes))
-            inner = [node.selection_set for node in nodes if node.selection_set is not None]
+        for key, fields in _fields_of(pending.pop()).items():
+            if len(fields) > worst[1]:
+                worst = (key, len(fields))
+            inner = [f.inner for f in fields if f.inner is not None]
             if inner:
                 pending.append(inner)
     return worst
 
 
-def measure(document: DocumentNode) -> Shape:
-    """The largest depth, and the fields and aliases of all operations together."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    measuring = _Measure(fragments)
-    total = Shape()
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            total = total.merge(measuring.selections(definition.selection_set))
-    return total
-
-
-def check_shape(document: DocumentNode, limits: OperationLimits) -> list[GraphQLError]:
-    shape = measure(document)
+def check_shape(analysis: Analysis, limits: OperationLimits) -> list[GraphQLError]:
+    shape = analysis.shape
     errors = []
     if shape.fields > limits.max_fields:
         errors.append(
@@ -225,7 +120,7 @@ def check_shape(document: DocumentNode, limits: OperationLimits) -> list[GraphQL
             )
         )
     else:
-        key, repeats = most_repeated(document)
+        key, repeats = most_repeated(analysis)
         if repeats > limits.max_field_repeats:
             errors.append(
                 _error(

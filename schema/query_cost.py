@@ -6,12 +6,10 @@ selected costs `object` (1), each connection `connection` (2) + `first` × the c
 of its items, scalars and enums nothing, introspection nothing. `first` is the argument as
 the operation gives it (a variable's coerced value), or the schema's default for it.
 
-Fields are collected as graphql-core's execution collects them: fragments and inline
-fragments flattened into their parent, fields of one response key merged (with their
-sub-selections), `@skip`/`@include` resolved from the variables. So the price is what
-executing costs, never a selection counted twice because it was written twice; an alias
-is its own response key and costs again. Each fragment is collected once per type it is
-spread on and each merged field is priced once, so pricing is linear in the document
+Fields are collected from the document's analysis as graphql-core's execution collects
+them (`schema/engine/collect.py`). So the price is what executing costs, never a
+selection counted twice because it was written twice; an alias is its own response key
+and costs again. Each merged field is priced once, so pricing is linear in the document
 however its fragments multiply.
 
 The price keeps the fields that cost something as a small tree of charges; the actual
@@ -21,45 +19,32 @@ points plus what the items it returned cost.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from graphql import (
-    DirectiveNode,
-    DocumentNode,
-    FieldNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLIncludeDirective,
     GraphQLList,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
-    GraphQLSkipDirective,
-    InlineFragmentNode,
-    SelectionSetNode,
-    VariableNode,
     get_named_type,
     get_nullable_type,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
-    visit,
 )
-from graphql.execution.collect_fields import does_fragment_condition_match
 from graphql.execution.executor import Executor as GraphQLExecutor
-from graphql.execution.values import VariableValues, get_argument_values, get_directive_values
-from graphql.language import Visitor
+from graphql.execution.values import get_argument_values
 
+from schema.engine.analysis import Analysis, Field
+from schema.engine.collect import Collector, Grouped
 from schema.errors import ErrorCode
 from schema.policy.cost_table import CostTable, is_connection
 
 # Prices kept per document, one per set of values of the variables the price reads.
 MAX_PRICES_PER_DOCUMENT = 16
-_VARIABLES = "variables the price reads"
-
-Grouped = dict[str, dict[int, FieldNode]]  # response key -> its field nodes, each once
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,90 +121,26 @@ class _Pricing:
         built: GraphQLExecutor,
         explain: bool = False,
     ) -> None:
-        self.schema = schema
         self.table = table
-        self.fragments = built.fragments
-        self.variables: VariableValues = built.variable_values
+        self.variables = built.variable_values
+        self.collector = Collector(schema, built.variable_values)
         self.explain = explain
-        self._spread: dict[tuple[str, str], Grouped] = {}
-        self._spreading: set[tuple[str, str]] = set()
         self._priced: dict[tuple[str, tuple[int, ...]], _Priced] = {}
-
-    # -- collecting, as graphql-core's collect_fields does, each fragment once per type
-
-    def collect(
-        self, type_: GraphQLObjectType, selection_sets: Iterable[SelectionSetNode]
-    ) -> Grouped:
-        grouped: Grouped = {}
-        visited: set[str] = set()
-        for selection_set in selection_sets:
-            self._visit(type_, selection_set, grouped, visited)
-        return grouped
-
-    def _visit(
-        self,
-        type_: GraphQLObjectType,
-        selection_set: SelectionSetNode,
-        grouped: Grouped,
-        visited: set[str],
-    ) -> None:
-        for selection in selection_set.selections:
-            if selection.directives and not self._included(selection):  # type: ignore[arg-type]
-                continue
-            if isinstance(selection, FieldNode):
-                key = selection.alias.value if selection.alias else selection.name.value
-                grouped.setdefault(key, {})[id(selection)] = selection
-            elif isinstance(selection, InlineFragmentNode):
-                if does_fragment_condition_match(self.schema, selection, type_):
-                    self._visit(type_, selection.selection_set, grouped, visited)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in visited:
-                    continue
-                visited.add(name)
-                for key, nodes in self._fragment(type_, name).items():
-                    grouped.setdefault(key, {}).update(nodes)
-
-    def _fragment(self, type_: GraphQLObjectType, name: str) -> Grouped:
-        """A fragment's fields on this type, collected the first time it is spread there.
-        (Nodes are kept by identity, so merging them again where the fragment is spread
-        twice changes nothing.) A cycle collects nothing: validation refuses it."""
-        key = (name, type_.name)
-        found = self._spread.get(key)
-        if found is not None:
-            return found
-        details = self.fragments.get(name)
-        if details is None or key in self._spreading:
-            return {}
-        found = {}
-        if does_fragment_condition_match(self.schema, details.definition, type_):
-            self._spreading.add(key)
-            found = self.collect(type_, [details.definition.selection_set])
-            self._spreading.discard(key)
-        self._spread[key] = found
-        return found
-
-    def _included(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:
-        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
-        if skip and skip["if"]:
-            return False
-        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
-        return not (include and not include["if"])
 
     # -- pricing
 
     def selection(self, type_: GraphQLObjectType, grouped: Grouped) -> list[_Priced]:
         return [self.field(type_, key, nodes) for key, nodes in grouped.items()]
 
-    def field(self, parent: GraphQLObjectType, key: str, nodes: dict[int, FieldNode]) -> _Priced:
-        memo = (parent.name, tuple(nodes))
+    def field(self, parent: GraphQLObjectType, key: str, fields: dict[int, Field]) -> _Priced:
+        memo = (parent.name, tuple(fields))
         found = self._priced.get(memo)
         if found is None:
-            found = self._priced[memo] = self._price(parent, key, list(nodes.values()))
+            found = self._priced[memo] = self._price(parent, key, list(fields.values()))
         return found
 
-    def _price(self, parent: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> _Priced:
-        name = nodes[0].name.value
+    def _price(self, parent: GraphQLObjectType, key: str, fields: list[Field]) -> _Priced:
+        name = fields[0].node.name.value
         if name.startswith("__"):
             return _Priced(key, 0, None, False, "")  # introspection and __typename read no data
         definition = parent.fields[name]
@@ -233,13 +154,11 @@ class _Pricing:
             charge = Charge(key, points, False, ()) if points else None
             formula = self._formula(points, str(points))
             return _Priced(key, points, charge, False, formula, is_non_null_type(definition.type))
-        inner = self.selection(
-            target, self.collect(target, [n.selection_set for n in nodes if n.selection_set])
-        )
+        inner = self.selection(target, self.collector.subfields(target, fields))
         once = [i for i in inner if not i.many]
         if is_connection(target, definition):
             points = self.table.connection if own is None else own
-            first = get_argument_values(definition, nodes[0], self.variables).get("first")
+            first = get_argument_values(definition, fields[0].node, self.variables).get("first")
             first = first if isinstance(first, int) and first > 0 else 0
             items = [i for i in inner if i.many]
             requested = (
@@ -287,53 +206,35 @@ def _items_non_null(type_: GraphQLOutputType) -> bool:
 
 
 def price(
-    schema: GraphQLSchema, table: CostTable, built: GraphQLExecutor, explain: bool = False
+    schema: GraphQLSchema,
+    table: CostTable,
+    analysis: Analysis,
+    built: GraphQLExecutor,
+    explain: bool = False,
 ) -> Price:
-    """The price of the operation graphql-core prepared (`built`: its fragments, the
-    chosen operation, the coerced variables). The root object itself costs nothing."""
+    """The price of the operation graphql-core prepared (`built`: the chosen operation,
+    the coerced variables) from the document's analysis. The root object itself costs
+    nothing."""
     pricing = _Pricing(schema, table, built, explain)
     root = schema.get_root_type(built.operation.operation)
     if root is None:
         return Price(0, ())
-    fields = pricing.selection(root, pricing.collect(root, [built.operation.selection_set]))
+    selection = analysis.selection_of(built.operation)
+    fields = pricing.selection(root, pricing.collector.collect(root, [selection]))
     requested = sum(f.requested for f in fields)
     charges = tuple(f.charge for f in fields if f.charge is not None)
     explained = " + ".join(f.term() for f in fields if f.formula)
     return Price(requested, charges, explained)
 
 
-def price_variables(document: DocumentNode) -> tuple[str, ...]:
-    """The variables a price depends on: those `first` arguments and `@skip`/`@include`
-    read. (Not `after`: a new cursor is the same price.)"""
-    names: set[str] = set()
-
-    class Reads(Visitor):
-        def enter_field(self, node: FieldNode, *_: Any) -> None:
-            for argument in node.arguments or ():
-                if argument.name.value == "first" and isinstance(argument.value, VariableNode):
-                    names.add(argument.value.name.value)
-
-        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
-            if node.name.value in ("skip", "include"):
-                for argument in node.arguments or ():
-                    if isinstance(argument.value, VariableNode):
-                        names.add(argument.value.name.value)
-
-    visit(document, Reads())
-    return tuple(sorted(names))
-
-
-def price_key(
-    document: DocumentNode, built: GraphQLExecutor, kept: dict[Hashable, Any]
-) -> Hashable:
+def price_key(analysis: Analysis, built: GraphQLExecutor) -> Hashable:
     """What the price of this operation depends on besides the document: its name and the
     values of the variables the price reads (absent and null apart: an absent `first`
-    takes the default). `kept` is the document cache's place for prices."""
-    variables = kept.get(_VARIABLES)
-    if variables is None:
-        variables = kept[_VARIABLES] = price_variables(document)
+    takes the default). Not `after`: a new cursor is the same price."""
     coerced = built.variable_values.coerced
-    values = tuple((name in coerced, _hashable(coerced.get(name))) for name in variables)
+    values = tuple(
+        (name in coerced, _hashable(coerced.get(name))) for name in analysis.price_variables
+    )
     return (built.operation.name.value if built.operation.name else None, values)
 
 

@@ -16,6 +16,7 @@ from graphql import (
 )
 from graphql.execution.executor import Executor as GraphQLExecutor
 
+from schema.engine.analysis import analyse
 from schema.example import EXAMPLE_QUERY
 from schema.policy.cost_table import CostTable, default_first, is_connection
 from schema.query_cost import price
@@ -50,9 +51,10 @@ def field_cost(table: CostTable, owner: GraphQLObjectType, name: str) -> str:
 
 def cost_doc(table: CostTable, public: GraphQLSchema) -> CostDoc:
     """`public` is the slice a key with every scope sees."""
-    built = GraphQLExecutor.build(public, parse(EXAMPLE_QUERY))
+    document = parse(EXAMPLE_QUERY)
+    built = GraphQLExecutor.build(public, document)
     assert not isinstance(built, list), built
-    priced = price(public, table, built, explain=True)
+    priced = price(public, table, analyse(document, public), built, explain=True)
     types = {name: points for name, points in table.types.items() if points != table.object}
     return CostDoc(
         table.object, table.connection, types, EXAMPLE_QUERY, priced.requested, priced.explained

@@ -12,6 +12,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission
 
 from schema import compiled
+from schema.engine.analysis import analyse
 
 
 class Shouting(FieldExtension):
@@ -43,9 +44,10 @@ SCHEMA = strawberry.Schema(query=Query)
 
 
 def _plan(query: str) -> compiled.Plan | None:
-    built = compiled.build(SCHEMA, parse(query), None, None)
+    document = parse(query)
+    built = compiled.build(SCHEMA, document, None, None)
     assert not isinstance(built, list)
-    return compiled.compile_plan(SCHEMA, built)
+    return compiled.compile_plan(SCHEMA, analyse(document, SCHEMA._schema), built)
 
 
 def test_a_plain_field_is_compiled() -> None:

@@ -9,6 +9,7 @@ import pytest
 from graphql import graphql_sync, parse, validate
 
 from schema.api import Query, build_internal_schema
+from schema.engine.analysis import analyse
 from schema.policy import enforce
 from schema.policy.enforce import MISSING_SCOPE, NOT_EXPOSED, check_operation
 from schema.policy.model import load_policy
@@ -131,7 +132,7 @@ def policy():
 @pytest.fixture
 def check(graph, policy):
     def run(document: str, granted: frozenset[str] = ALL_SCOPES):
-        return check_operation(graph, policy, parse(document), granted, DOCS)
+        return check_operation(analyse(parse(document), graph), policy, granted, DOCS)
 
     return run
 
@@ -360,16 +361,16 @@ def test_the_walk_is_linear_however_fragments_multiply(graph, policy, monkeypatc
     )
     size = selections_in(document)
     assert size == 4 * levels + 6
+    analysed = analyse(document, graph)
     visits = count_calls(
-        monkeypatch, enforce._Walk, ["selections", "field", "fragment"], budget=2 * size
+        monkeypatch, enforce._Verdict, ["selection", "field", "fragment"], budget=2 * size
     )
-    errors = check_operation(graph, policy, document, ALL_SCOPES, DOCS)
+    errors = check_operation(analysed, policy, ALL_SCOPES, DOCS)
     assert [e.path for e in errors] == [["activeBusiness", "participants", "nodes", "phone"]]
     # Every spread is met once where it is written (4 a level, 1 in the operation), but each
-    # fragment's selection set is walked once (levels + 1, besides the operation's four and
-    # the leaf `id`'s, none) and its fields only there (the operation's three, F{levels}'s
-    # two): linear in the levels.
-    assert visits == {"fragment": 4 * levels + 1, "selections": levels + 6, "field": 5}
+    # fragment's selection is read once (levels + 1, besides the operation's four) and its
+    # fields only there (the operation's three, F{levels}'s two): linear in the levels.
+    assert visits == {"fragment": 4 * levels + 1, "selection": levels + 5, "field": 5}
 
 
 def test_a_fragment_spread_in_two_places_is_reported_at_both(check):

@@ -11,7 +11,9 @@ import pytest
 from graphql import DocumentNode, SelectionSetNode, Visitor, parse, visit
 
 from schema import operation_limits
-from schema.operation_limits import OperationLimits, check_shape, measure, most_repeated
+from schema.engine import analysis
+from schema.engine.analysis import Shape, analyse
+from schema.operation_limits import OperationLimits, check_shape, most_repeated
 
 
 def fan_out(levels: int, width: int, leaf: str = "id") -> str:
@@ -58,10 +60,14 @@ def count_calls(
     return calls
 
 
+def measure(document: DocumentNode) -> Shape:
+    return analyse(document).shape
+
+
 def codes(query: str, **limits: int) -> list[str]:
     return [
         error.extensions["code"]  # type: ignore[index]
-        for error in check_shape(parse(query), OperationLimits(**limits))
+        for error in check_shape(analyse(parse(query)), OperationLimits(**limits))
     ]
 
 
@@ -83,7 +89,7 @@ def test_repeats_merge_same_named_fields_and_their_sub_selections() -> None:
       participants { nodes { id } nodes { id ... on BusinessParticipant { id } } }
       participants { nodes { ...P } }
     } } fragment P on BusinessParticipant { id name }"""
-    assert most_repeated(parse(query)) == ("id", 4)
+    assert most_repeated(analyse(parse(query))) == ("id", 4)
 
 
 def test_aliases_count_where_fragments_are_spread() -> None:
@@ -106,21 +112,21 @@ def test_measuring_is_linear_however_fragments_multiply(
     monkeypatch: pytest.MonkeyPatch, levels: int
 ) -> None:
     # 8**levels fields once expanded. The work is counted, not timed: the selection sets the
-    # measure walks, and the calls of `most_repeated`'s expansion. Each count is capped (past
+    # analysis visits, and the calls of `most_repeated`'s expansion. Each count is capped (past
     # its cap the walk is stopped with a failure), so a walk that expands fails at once
     # instead of never ending.
     document = parse(fan_out(levels, 8))
     size = selections_in(document)
     assert size == 8 * levels + 3
-    walked = count_calls(monkeypatch, operation_limits._Measure, ["selections"], budget=size)
+    walked = count_calls(monkeypatch, analysis._Analyser, ["selection"], budget=size)
     expanded = count_calls(monkeypatch, operation_limits, ["_fields_of"], budget=0)
-    shape = measure(document)
-    assert shape.fields == 1 + 8**levels
-    # Each of the levels + 1 fragments once, the operation's two selection sets, and the
-    # leaf `id`'s (none): linear in the levels, where 8**levels fields are counted.
-    assert walked.total() == levels + 4
+    analysed = analyse(document)
+    assert analysed.shape.fields == 1 + 8**levels
+    # Each of the levels + 1 fragments once and the operation's two selection sets: linear
+    # in the levels, where 8**levels fields are counted.
+    assert walked.total() == levels + 3
     walked.clear()
-    errors = check_shape(document, OperationLimits())
+    errors = check_shape(analysed, OperationLimits())
     assert [e.extensions["code"] for e in errors] == ["MAX_FIELDS_EXCEEDED"]  # type: ignore[index]
-    assert walked.total() == levels + 4
+    assert walked.total() == 0  # the limits read the analysis: no second walk
     assert expanded.total() == 0  # `most_repeated` expands: never over the field limit

@@ -4,6 +4,8 @@ and linear time however the fragments multiply. Then the actual cost over answer
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ from graphql.execution.executor import Executor as GraphQLExecutor
 
 from schema import compiled, query_cost
 from schema.api import Query
+from schema.engine.analysis import analyse
+from schema.engine.collect import Collector
 from schema.policy import SchemaSlices, load_policy
 from schema.policy.cost_table import CostTable, CostTableError, check_cost_table
 from schema.policy.reference import build_reference, render_markdown
@@ -35,9 +39,11 @@ def priced(
     table: CostTable | None = None,
 ) -> Price:
     schema = slices.for_scopes(frozenset(slices.policy.scopes))
-    built = compiled.build(schema, parse(query), variables, None)
+    document = parse(query)
+    built = compiled.build(schema, document, variables, None)
     assert not isinstance(built, list), built
-    return price(schema._schema, table or slices.policy.cost, built, explain=True)
+    analysed = analyse(document, schema._schema)
+    return price(schema._schema, table or slices.policy.cost, analysed, built, explain=True)
 
 
 def cost(slices: SchemaSlices, query: str, variables: dict[str, Any] | None = None) -> int:
@@ -113,7 +119,7 @@ def test_the_price_key_holds_only_what_the_price_reads(slices: SchemaSlices) -> 
     def key(variables: dict[str, Any]) -> Any:
         built = compiled.build(schema, document, variables, None)
         assert not isinstance(built, list)
-        return price_key(document, built, {})
+        return price_key(analyse(document, schema._schema), built)
 
     assert key({"n": 5, "s": False}) == key({"n": 5, "s": False, "after": "abc"})
     assert key({"n": 5, "s": False}) != key({"n": 6, "s": False})
@@ -121,8 +127,12 @@ def test_the_price_key_holds_only_what_the_price_reads(slices: SchemaSlices) -> 
     assert key({"s": False}) != key({"n": None, "s": False})
 
 
-# What pricing does once per piece of work: walk a selection set, price a merged field.
-PRICING_STEPS = ["_visit", "_price"]
+def count_pricing(monkeypatch: pytest.MonkeyPatch, budget: int) -> Callable[[], Counter[str]]:
+    """What pricing does once per piece of work: collect a selection, price a merged field
+    (each capped at `budget`); the counts so far, when called."""
+    visits = count_calls(monkeypatch, Collector, ["_visit"], budget=budget)
+    prices = count_calls(monkeypatch, query_cost._Pricing, ["_price"], budget=budget)
+    return lambda: visits + prices
 
 
 @pytest.mark.parametrize("levels", [50, 100])
@@ -138,12 +148,13 @@ def test_pricing_is_linear_however_fragments_multiply(
     built = compiled.build(schema, document, None, None)
     assert not isinstance(built, list)
     size = selections_in(document)
-    steps = count_calls(monkeypatch, query_cost._Pricing, PRICING_STEPS, budget=size)
-    found = price(schema._schema, slices.policy.cost, built)
+    analysed = analyse(document, schema._schema)
+    steps = count_pricing(monkeypatch, budget=size)
+    found = price(schema._schema, slices.policy.cost, analysed, built)
     assert found.requested == 1 + 2 + 4
     # Each fragment's selection set walked once, besides the operation's four; the four
     # merged fields priced once each: linear in the levels.
-    assert steps == {"_visit": levels + 5, "_price": 4}
+    assert steps() == {"_visit": levels + 5, "_price": 4}
 
 
 RECURSIVE = build_schema("type Query { node: Node } type Node { id: ID next: Node }")
@@ -165,13 +176,14 @@ def test_each_fragment_and_merged_field_is_priced_once_where_aliases_fan_out(
     assert not isinstance(built, list)
     size = selections_in(document)
     assert size == 4 * levels + 3
-    steps = count_calls(monkeypatch, query_cost._Pricing, PRICING_STEPS, budget=2 * size)
-    found = price(RECURSIVE, CostTable(), built)
+    analysed = analyse(document, RECURSIVE)
+    steps = count_pricing(monkeypatch, budget=2 * size)
+    found = price(RECURSIVE, CostTable(), analysed, built)
     assert found.requested == 2 ** (levels + 1) - 1  # 1 + 2 + 4 + … + 2**levels
     # Per level, each once: three selection sets walked (the fragment's, `a`'s and `b`'s) and
     # two fields priced (`a`, `b`): linear in the levels, where pricing each object that the
     # answer would hold takes 2**levels.
-    assert steps == {"_visit": 3 * levels + 3, "_price": 2 * levels + 2}
+    assert steps() == {"_visit": 3 * levels + 3, "_price": 2 * levels + 2}
 
 
 def test_the_reference_example_is_written_out_term_by_term(slices: SchemaSlices) -> None:

@@ -206,8 +206,8 @@ async def test_a_plan_that_drops_an_alias_is_caught(
     operations = await _corpus(world, 200, seed=2)
     original = compiled._Compiler.field
 
-    def forgetting_aliases(self: Any, parent: Any, key: str, details: Any) -> Any:
-        return original(self, parent, details[0].node.name.value, details)
+    def forgetting_aliases(self: Any, parent: Any, key: str, fields: Any) -> Any:
+        return original(self, parent, fields[0].node.name.value, fields)
 
     monkeypatch.setattr(compiled._Compiler, "field", forgetting_aliases)
     assert await _differences(world, operations)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from schema import compiled
+from schema.engine.analysis import analyse
 from schema.query_cost import price
 from server.settings import Settings
 from tests.server.conftest import World
@@ -23,9 +24,11 @@ ADMIN = {"Authorization": "Bearer admin-token-for-tests-0123456789abcdef"}
 def example_price(world: World) -> int:
     executor = world.services.executor
     schema = executor.slices.for_scopes(executor.policy.scopes)
-    built = compiled.build(schema, parse(EXAMPLE_QUERY), None, None)
+    document = parse(EXAMPLE_QUERY)
+    built = compiled.build(schema, document, None, None)
     assert not isinstance(built, list)
-    return price(schema._schema, executor.policy.cost, built).requested
+    analysed = analyse(document, schema._schema)
+    return price(schema._schema, executor.policy.cost, analysed, built).requested
 
 
 def counted(data: dict[str, Any]) -> int:
