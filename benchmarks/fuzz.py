@@ -31,8 +31,8 @@ from typing import Any
 import httpx
 
 from server.app import create_app
-from server.providers.wix.dataset import generate_dataset
-from server.providers.wix.emulator import WixEmulator, create_emulator
+from server.providers.wix.emulated.dataset import generate_dataset
+from server.providers.wix.emulated.emulator import WixEmulator, create_emulator
 from server.services import Services
 from server.settings import Settings
 from server.store.database import migrate

@@ -36,7 +36,7 @@ from server.app import create_app, uvicorn_options
 from server.changes.events import TOPICS
 from server.demo_env import DEMO_ENV_FILE, DEMO_KEY, read_env_file, write_env_file
 from server.http.graphiql import EXAMPLE_QUERY
-from server.providers.activity import Activity
+from server.providers.emulated.activity import Activity
 from server.providers.spec import ProviderSpec
 from server.services import Services
 from server.serving import configure_logging, settle_heap

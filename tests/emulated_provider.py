@@ -19,8 +19,8 @@ from starlette.routing import Mount, Route
 def build(provider: str, key: str, limit: int | None, window: float | None) -> Starlette:
     if provider != "sessions":
         raise SystemExit(f"no emulator process for {provider!r}")
-    from server.providers.sessions.dataset import generate_dataset
-    from server.providers.sessions.emulator import create_emulator
+    from server.providers.sessions.emulated.dataset import generate_dataset
+    from server.providers.sessions.emulated.emulator import create_emulator
 
     rate_limit = (limit, window) if limit and window else None
     emulator = create_emulator(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from server.providers.wix.dataset import generate_dataset
+from server.providers.wix.emulated.dataset import generate_dataset
 from tests.server.conftest import ACME_CONTACTS, TREMBLE_CONTACTS, World, answered
 from tests.server.documents import EXAMPLE_QUERY, PARTICIPANT_PAGE
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from server.providers import emulation
+from server.providers.emulated import emulation
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from tests.loop_lag import replace_sleep

@@ -11,7 +11,7 @@ import pytest
 from purgatory.domain import model as purgatory_model
 
 from server.providers.http import ProviderHttp
-from server.providers.sessionboard.dataset import SessionboardDataset
+from server.providers.sessionboard.emulated.dataset import SessionboardDataset
 from tests.server.conftest import TREMBLE_CONTACTS, World, answered
 
 PAGE = """query($after: String) { activeBusiness { id name

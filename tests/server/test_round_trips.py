@@ -9,7 +9,7 @@ import pytest
 
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
-from server.providers.wix.dataset import generate_dataset
+from server.providers.wix.emulated.dataset import generate_dataset
 from tests.server.conftest import World
 from tests.server.documents import EXAMPLE_QUERY
 

@@ -30,13 +30,13 @@ def _crawler(
 
 
 def _dataset(seed: int, size: int) -> Any:
-    from server.providers.boxpressd.dataset import generate_dataset
+    from server.providers.boxpressd.emulated.dataset import generate_dataset
 
     return generate_dataset(seed=seed, sessions=size * 3, users=size)
 
 
 def _emulator(dataset: Any, account_id: str, key: str) -> Any:
-    from server.providers.boxpressd.emulator import create_emulator
+    from server.providers.boxpressd.emulated.emulator import create_emulator
 
     kind, _, business = account_id.partition("/")
     return create_emulator(dataset, api_key=key, business_type=kind, business_id=business)

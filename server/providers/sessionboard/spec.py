@@ -51,13 +51,13 @@ def _crawler(
 
 
 def _dataset(seed: int, size: int) -> Any:
-    from server.providers.sessionboard.dataset import generate_dataset
+    from server.providers.sessionboard.emulated.dataset import generate_dataset
 
     return generate_dataset(seed=seed, contacts=size)
 
 
 def _emulator(dataset: Any, organization: str, token: str) -> Any:
-    from server.providers.sessionboard.emulator import create_emulator
+    from server.providers.sessionboard.emulated.emulator import create_emulator
 
     return create_emulator(dataset, token=token, organization_id=organization)
 

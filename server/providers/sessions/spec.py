@@ -29,13 +29,13 @@ def _crawler(
 
 
 def _dataset(seed: int, size: int) -> Any:
-    from server.providers.sessions.dataset import generate_dataset
+    from server.providers.sessions.emulated.dataset import generate_dataset
 
     return generate_dataset(seed=seed, size=max(size // 3, 30))
 
 
 def _emulator(dataset: Any, account_id: str, key: str) -> Any:
-    from server.providers.sessions.emulator import create_emulator
+    from server.providers.sessions.emulated.emulator import create_emulator
 
     # The emulated workspace allows 10 requests a second, not a minute, and says so in its
     # X-RateLimit headers (which the crawler follows), so a first sync takes seconds.

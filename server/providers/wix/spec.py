@@ -35,13 +35,13 @@ def _watcher(http: ProviderHttp, connection: ConnectionRecord) -> Watcher:
 
 
 def _dataset(seed: int, size: int) -> Any:
-    from server.providers.wix.dataset import generate_dataset
+    from server.providers.wix.emulated.dataset import generate_dataset
 
     return generate_dataset(seed=seed, contacts=size)
 
 
 def _emulator(dataset: Any, site_id: str, api_key: str) -> Any:
-    from server.providers.wix.emulator import create_emulator
+    from server.providers.wix.emulated.emulator import create_emulator
 
     return create_emulator(dataset, api_key=api_key, site_id=site_id)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schema.source import ChangeEventRecord
-from server.providers.mutations import Intent
+from server.providers.emulated.mutations import Intent
 from tests.server.conftest import World
 
 EVERYONE = """query($after: String) { activeBusiness { participants(first: 10, after: $after) {

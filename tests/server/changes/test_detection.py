@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from server.providers.mutations import Intent
+from server.providers.emulated.mutations import Intent
 from server.providers.registry import PROVIDERS
-from server.providers.sessionboard.emulator import (
+from server.providers.sessionboard.emulated.emulator import (
     create_emulator as create_sessionboard_emulator,
 )
 from server.providers.sessionboard.spec import category as sessionboard_category
-from server.providers.sessions.emulator import create_emulator as create_sessions_emulator
+from server.providers.sessions.emulated.emulator import create_emulator as create_sessions_emulator
 from server.providers.spec import OutboundLimit, ProviderSpec
 from server.store.models import RecordFingerprint, SyncState
 from server.sync import Outcome

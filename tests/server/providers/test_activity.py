@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.providers.activity import Activity, NothingToChange
-from server.providers.mutations import Intent
+from server.providers.emulated.activity import Activity, NothingToChange
+from server.providers.emulated.mutations import Intent
 from server.providers.registry import PROVIDERS
 from server.providers.spec import ProviderSpec
 from tests.server.providers.fake.spec import SPEC as FAKE

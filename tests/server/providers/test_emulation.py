@@ -6,8 +6,8 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from server.providers import emulation
-from server.providers.emulation import Emulator, EmulatorError, Endpoint
+from server.providers.emulated import emulation
+from server.providers.emulated.emulation import Emulator, EmulatorError, Endpoint
 
 
 def _allowed(request: Request) -> None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from server.providers.mutations import Intent
+from server.providers.emulated.mutations import Intent
 from server.store.models import WebhookDelivery, WebhookSubscription
 from server.webhooks.subscriptions import Subscription, SubscriptionError
 from tests.server.changes.detection import changes_of, logged_since

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from server.providers.boxpressd.dataset import generate_dataset
-from server.providers.boxpressd.emulator import create_emulator
+from server.providers.boxpressd.emulated.dataset import generate_dataset
+from server.providers.boxpressd.emulated.emulator import create_emulator
 from tests.server.providers.indexing import Place, indexed
 
 KEY = "bp-key"

@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.providers import emulation
-from server.providers.boxpressd.dataset import (
+from server.providers.boxpressd.emulated.dataset import (
     ANCHOR,
     SPAN,
     BoxpressdDataset,
@@ -22,8 +21,9 @@ from server.providers.boxpressd.dataset import (
     iso,
     parse_timestamp,
 )
-from server.providers.boxpressd.emulator import BoxpressdEmulator, create_emulator
-from server.providers.emulation import Faults
+from server.providers.boxpressd.emulated.emulator import BoxpressdEmulator, create_emulator
+from server.providers.emulated import emulation
+from server.providers.emulated.emulation import Faults
 from tests.loop_lag import HeldSleeps
 
 KEY = "bxp-test-key"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.providers.boxpressd.dataset import generate_dataset
-from server.providers.boxpressd.emulator import create_emulator
-from server.providers.emulation import Faults
+from server.providers.boxpressd.emulated.dataset import generate_dataset
+from server.providers.boxpressd.emulated.emulator import create_emulator
+from server.providers.emulated.emulation import Faults
 from server.store.index import Found
 from tests.server.providers.hostile_indexed import EndlessBoxpressd
 from tests.server.providers.indexing import Indexed, Place, indexed

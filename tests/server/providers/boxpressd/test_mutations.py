@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.providers.boxpressd.dataset import BoxpressdDataset, generate_dataset
-from server.providers.boxpressd.emulator import BoxpressdEmulator, create_emulator
+from server.providers.boxpressd.emulated.dataset import BoxpressdDataset, generate_dataset
+from server.providers.boxpressd.emulated.emulator import BoxpressdEmulator, create_emulator
 
 KEY = "bxp-test-key"
 HEADERS = {"Authorization": f"Bearer {KEY}"}

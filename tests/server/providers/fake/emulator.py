@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from server.providers.emulation import Emulator, EmulatorError, Endpoint
+from server.providers.emulated.emulation import Emulator, EmulatorError, Endpoint
 from tests.server.providers.fake.dataset import FakeDataset
 
 

@@ -15,8 +15,8 @@ import pytest
 from schema.records import ParticipantKey, ParticipantRecord
 from server.providers.http import UpstreamLimits
 from server.providers.sessionboard.client import SessionboardAdapter
-from server.providers.sessionboard.dataset import SessionboardDataset, generate_dataset
-from server.providers.sessionboard.emulator import SessionboardEmulator, create_emulator
+from server.providers.sessionboard.emulated.dataset import SessionboardDataset, generate_dataset
+from server.providers.sessionboard.emulated.emulator import SessionboardEmulator, create_emulator
 from server.providers.sessionboard.spec import SPEC
 from tests.server.providers.support import adapter_for, list_all
 from tests.upstream import SocketUpstream

@@ -8,8 +8,8 @@ from typing import Any
 import msgspec
 
 from server.providers.sessionboard import mapping
-from server.providers.sessionboard.dataset import SessionboardDataset, generate_dataset
-from server.providers.sessionboard.emulator import create_emulator
+from server.providers.sessionboard.emulated.dataset import SessionboardDataset, generate_dataset
+from server.providers.sessionboard.emulated.emulator import create_emulator
 from tests.server.providers.indexing import Indexed, Place, indexed
 
 TOKEN = "sb-token"

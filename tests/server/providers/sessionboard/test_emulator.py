@@ -14,15 +14,15 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from server.providers import emulation
-from server.providers.emulation import Faults
-from server.providers.sessionboard.dataset import (
+from server.providers.emulated import emulation
+from server.providers.emulated.emulation import Faults
+from server.providers.sessionboard.emulated.dataset import (
     STATUSES,
     SessionboardDataset,
     generate_dataset,
     parse_timestamp,
 )
-from server.providers.sessionboard.emulator import SessionboardEmulator, create_emulator
+from server.providers.sessionboard.emulated.emulator import SessionboardEmulator, create_emulator
 from tests.loop_lag import HeldSleeps
 
 TOKEN = "sb-test-token"

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.providers.sessionboard.dataset import SessionboardDataset, generate_dataset
-from server.providers.sessionboard.emulator import SessionboardEmulator, create_emulator
+from server.providers.sessionboard.emulated.dataset import SessionboardDataset, generate_dataset
+from server.providers.sessionboard.emulated.emulator import SessionboardEmulator, create_emulator
 
 TOKEN = "sb-test-token"
 ORG = 4242

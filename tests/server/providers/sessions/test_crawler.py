@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from server.providers.registry import PROVIDERS
-from server.providers.sessions.dataset import generate_dataset
-from server.providers.sessions.emulator import create_emulator
+from server.providers.sessions.emulated.dataset import generate_dataset
+from server.providers.sessions.emulated.emulator import create_emulator
 from server.providers.sessions.spec import SPEC
 from server.providers.spec import OutboundLimit
 from tests.server.providers.indexing import Indexed, Place, indexed

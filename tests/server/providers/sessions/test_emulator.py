@@ -14,15 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from server.providers import emulation
-from server.providers.emulation import Faults
-from server.providers.sessions.dataset import (
+from server.providers.emulated import emulation
+from server.providers.emulated.emulation import Faults
+from server.providers.sessions.emulated.dataset import (
     ANCHOR,
     SessionsDataset,
     generate_dataset,
     parse_timestamp,
 )
-from server.providers.sessions.emulator import SessionsEmulator, create_emulator
+from server.providers.sessions.emulated.emulator import SessionsEmulator, create_emulator
 from tests.loop_lag import HeldSleeps
 
 KEY = "sessions-test-key"

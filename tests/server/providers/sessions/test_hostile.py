@@ -9,10 +9,10 @@ import dataclasses
 import json
 from typing import Any
 
-from server.providers.emulation import Faults
+from server.providers.emulated.emulation import Faults
 from server.providers.registry import PROVIDERS
-from server.providers.sessions.dataset import generate_dataset
-from server.providers.sessions.emulator import create_emulator
+from server.providers.sessions.emulated.dataset import generate_dataset
+from server.providers.sessions.emulated.emulator import create_emulator
 from server.providers.sessions.spec import SPEC
 from server.providers.spec import OutboundLimit
 from server.store.index import Found

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.providers.sessions.dataset import SessionsDataset, generate_dataset
-from server.providers.sessions.emulator import SessionsEmulator, create_emulator
+from server.providers.sessions.emulated.dataset import SessionsDataset, generate_dataset
+from server.providers.sessions.emulated.emulator import SessionsEmulator, create_emulator
 
 KEY = "sessions-test-key"
 HEADERS = {"x-api-key": KEY}

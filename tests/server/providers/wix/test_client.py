@@ -13,8 +13,8 @@ from schema.records import ParticipantKey, ParticipantRecord
 from server.providers.errors import ProviderError
 from server.providers.wix import mapping
 from server.providers.wix.client import WixAdapter
-from server.providers.wix.dataset import WixDataset, generate_dataset
-from server.providers.wix.emulator import WixEmulator, create_emulator
+from server.providers.wix.emulated.dataset import WixDataset, generate_dataset
+from server.providers.wix.emulated.emulator import WixEmulator, create_emulator
 from server.providers.wix.spec import SPEC
 from tests.server.providers.support import adapter_for, list_all
 from tests.upstream import SocketUpstream

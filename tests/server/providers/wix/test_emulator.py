@@ -14,10 +14,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from server.providers import emulation
-from server.providers.emulation import Faults
-from server.providers.wix.dataset import WixDataset, generate_dataset
-from server.providers.wix.emulator import WixEmulator, create_emulator
+from server.providers.emulated import emulation
+from server.providers.emulated.emulation import Faults
+from server.providers.wix.emulated.dataset import WixDataset, generate_dataset
+from server.providers.wix.emulated.emulator import WixEmulator, create_emulator
 from tests.loop_lag import HeldSleeps
 
 API_KEY = "IST.test-key"

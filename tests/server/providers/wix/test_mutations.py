@@ -12,8 +12,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from server.providers.wix.dataset import WixDataset, generate_dataset, iso
-from server.providers.wix.emulator import WixEmulator, create_emulator
+from server.providers.wix.emulated.dataset import WixDataset, generate_dataset, iso
+from server.providers.wix.emulated.emulator import WixEmulator, create_emulator
 
 API_KEY = "IST.test-key"
 SITE_ID = "2d4c7f9e-0000-4000-8000-000000000001"

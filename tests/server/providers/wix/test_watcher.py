@@ -22,8 +22,8 @@ from server.providers.http import ProviderHttp, UpstreamLimits
 from server.providers.http1 import Http1Transport
 from server.providers.watched import Seen, Watched, Watcher
 from server.providers.wix.client import WixAdapter
-from server.providers.wix.dataset import WixDataset, generate_dataset, iso
-from server.providers.wix.emulator import WixEmulator, create_emulator
+from server.providers.wix.emulated.dataset import WixDataset, generate_dataset, iso
+from server.providers.wix.emulated.emulator import WixEmulator, create_emulator
 from server.providers.wix.spec import SPEC
 from server.providers.wix.watcher import CONTACTS_PAGE, OVERLAP, WixWatcher
 from tests.server.providers.support import CONNECTION, connection_record

@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from server.providers.boxpressd.dataset import (
+from server.providers.boxpressd.emulated.dataset import (
     AVATARLESS_SHARE,
     BoxpressdDataset,
     _fresh_id,
@@ -34,7 +34,7 @@ from server.providers.boxpressd.dataset import (
     catalogue_for,
     wire_order,
 )
-from server.providers.mutations import Change, Done, Json
+from server.providers.emulated.mutations import Change, Done, Json
 
 KINDS = ("participant", "registration")
 

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from server.providers.mutations import Change, Done, Json
-from server.providers.sessions.dataset import (
+from server.providers.emulated.mutations import Change, Done, Json
+from server.providers.sessions.emulated.dataset import (
     BOOKING_SUMMARY,
     ID_NAMESPACE,
     SessionsDataset,

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 
-from server.providers.emulation import EmulatorError
-from server.providers.sessionboard.dataset import STATUSES, Json
-from server.providers.sessionboard.dataset import parse_timestamp as _parse_wire
+from server.providers.emulated.emulation import EmulatorError
+from server.providers.sessionboard.emulated.dataset import STATUSES, Json
+from server.providers.sessionboard.emulated.dataset import parse_timestamp as _parse_wire
 
 Envelope = Literal["data", "results"]
 ENVELOPES: tuple[Envelope, ...] = ("data", "results")

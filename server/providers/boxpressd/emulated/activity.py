@@ -8,13 +8,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from server.providers.boxpressd.dataset import (
+from server.providers.boxpressd.emulated.dataset import (
     FIRST_NAMES,
     INITIALS,
     RATINGS,
     BoxpressdDataset,
 )
-from server.providers.mutations import Intent, Json
+from server.providers.emulated.mutations import Intent, Json
 
 
 def propose(dataset: BoxpressdDataset, intent: Intent, rng: random.Random) -> Json | None:

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from server.providers.mutations import Change, Done, Json
-from server.providers.sessionboard.dataset import STATUSES, SessionboardDataset
+from server.providers.emulated.mutations import Change, Done, Json
+from server.providers.sessionboard.emulated.dataset import STATUSES, SessionboardDataset
 
 KINDS = ("participant", "registration")
 ROLES = ("participant", "speaker")

@@ -16,14 +16,14 @@ from typing import Any
 
 from starlette.requests import Request
 
-from server.providers import mutations
-from server.providers.emulation import Emulator, Endpoint, Faults, RateLimit
-from server.providers.mutations import Intent, Stamps
-from server.providers.wix import activity
-from server.providers.wix.dataset import WixDataset, iso, session_participants
-from server.providers.wix.draft import Draft, catalogue, new_ids
-from server.providers.wix.mutations import KINDS, apply
-from server.providers.wix.query import (
+from server.providers.emulated import mutations
+from server.providers.emulated.emulation import Emulator, Endpoint, Faults, RateLimit
+from server.providers.emulated.mutations import Intent, Stamps
+from server.providers.wix.emulated import activity
+from server.providers.wix.emulated.dataset import WixDataset, iso, session_participants
+from server.providers.wix.emulated.draft import Draft, catalogue, new_ids
+from server.providers.wix.emulated.mutations import KINDS, apply
+from server.providers.wix.emulated.query import (
     Json,
     Predicate,
     application_error,
@@ -124,7 +124,7 @@ class WixEmulator(Emulator):
     # ------------------------------------------------------------ changes
 
     def mutate(self, change: Mapping[str, Any]) -> Json:
-        """Apply one change (`server.providers.wix.mutations`); what was done. The data set
+        """Apply one change (`server.providers.wix.emulated.mutations`); what was done. The data set
         passed in is left as it was; ``.dataset`` is the changed one."""
         parsed = mutations.parse_change(change, KINDS, wix_error, "Wix")
         if not self._settled:
@@ -136,7 +136,7 @@ class WixEmulator(Emulator):
         return done.answer()
 
     def propose(self, intent: Intent, rng: random.Random) -> Json | None:
-        """A plausible change for the activity simulator (`server.providers.activity`)."""
+        """A plausible change for the activity simulator (`server.providers.emulated.activity`)."""
         return activity.propose(self.dataset, self._products, intent, rng)
 
     # ------------------------------------------------------------ the kit's hooks

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from server.providers.mutations import Change, Done, Json
-from server.providers.wix import bookings, orders
-from server.providers.wix.dataset import prune
-from server.providers.wix.draft import SUBSCRIPTION_STATUSES, Draft, Product, label
+from server.providers.emulated.mutations import Change, Done, Json
+from server.providers.wix.emulated import bookings, orders
+from server.providers.wix.emulated.dataset import prune
+from server.providers.wix.emulated.draft import SUBSCRIPTION_STATUSES, Draft, Product, label
 
 KINDS = ("participant", "registration", "purchase")
 

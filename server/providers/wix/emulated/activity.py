@@ -6,15 +6,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from server.providers.mutations import Intent, Json
-from server.providers.wix.dataset import (
+from server.providers.emulated.mutations import Intent, Json
+from server.providers.wix.emulated.dataset import (
     ACTIVE_BOOKING_STATUSES,
     FIRST_NAMES,
     LAST_NAMES,
     WixDataset,
     _slug,
 )
-from server.providers.wix.draft import Product
+from server.providers.wix.emulated.draft import Product
 
 PENDING = ("PENDING", "CREATED")
 UNPAID = ("NOT_PAID", "PENDING", "PARTIALLY_PAID")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from server.providers.emulation import EmulatorError
+from server.providers.emulated.emulation import EmulatorError
 
 Json = dict[str, Any]
 Predicate = Callable[[Json], bool]

@@ -10,8 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from server.providers.mutations import Change, Json
-from server.providers.wix.dataset import ACTIVE_BOOKING_STATUSES, WixDataset, iso, prune
+from server.providers.emulated.mutations import Change, Json
+from server.providers.wix.emulated.dataset import ACTIVE_BOOKING_STATUSES, WixDataset, iso, prune
 from server.providers.wix.mapping import BOOKING_STATUS, PAYMENT_STATUS
 
 BOOKING_STATUSES = tuple(BOOKING_STATUS)

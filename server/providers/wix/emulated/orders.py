@@ -1,13 +1,19 @@
 """Orders (a Wix site's purchases) added, changed and removed: see
-`server.providers.wix.mutations`."""
+`server.providers.wix.emulated.mutations`."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from server.providers.mutations import Change, Done
-from server.providers.wix.dataset import ECOM_APP_ID, prune
-from server.providers.wix.draft import ORDER_STATUSES, PAYMENT_STATUSES, Draft, Product, label
+from server.providers.emulated.mutations import Change, Done
+from server.providers.wix.emulated.dataset import ECOM_APP_ID, prune
+from server.providers.wix.emulated.draft import (
+    ORDER_STATUSES,
+    PAYMENT_STATUSES,
+    Draft,
+    Product,
+    label,
+)
 
 
 def _money(amount: Decimal) -> dict[str, str]:

@@ -1,13 +1,13 @@
 """Bookings (a Wix site's registrations) added, changed and removed: see
-`server.providers.wix.mutations`."""
+`server.providers.wix.emulated.mutations`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from server.providers.mutations import Change, Done, Json
-from server.providers.wix.dataset import ACTIVE_BOOKING_STATUSES, prune
-from server.providers.wix.draft import BOOKING_STATUSES, Draft, label
+from server.providers.emulated.mutations import Change, Done, Json
+from server.providers.wix.emulated.dataset import ACTIVE_BOOKING_STATUSES, prune
+from server.providers.wix.emulated.draft import BOOKING_STATUSES, Draft, label
 
 
 def book(draft: Draft, change: Change, contact: Json, session_id: Any) -> Json:

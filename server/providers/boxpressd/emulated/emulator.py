@@ -27,9 +27,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from server.providers import mutations
-from server.providers.boxpressd import activity
-from server.providers.boxpressd.dataset import (
+from server.providers.boxpressd.emulated import activity
+from server.providers.boxpressd.emulated.dataset import (
     BUSINESS_TYPES,
     BoxpressdDataset,
     Business,
@@ -38,9 +37,10 @@ from server.providers.boxpressd.dataset import (
     known_businesses,
     parse_timestamp,
 )
-from server.providers.boxpressd.mutations import KINDS, Draft, apply
-from server.providers.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
-from server.providers.mutations import Intent, Stamps
+from server.providers.boxpressd.emulated.mutations import KINDS, Draft, apply
+from server.providers.emulated import mutations
+from server.providers.emulated.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
+from server.providers.emulated.mutations import Intent, Stamps
 
 SESSIONS_PATH = "/{businessType}s/{businessId}/sessions"
 LIMIT = ("limit", 20, 1, 100)
@@ -184,8 +184,8 @@ class BoxpressdEmulator(Emulator):
         return added
 
     def mutate(self, change: Mapping[str, Any]) -> Json:
-        """Apply one change (`server.providers.boxpressd.mutations`); what was done. The data
-        set passed in is left as it was; ``.dataset`` is the changed one."""
+        """Apply one change (`server.providers.boxpressd.emulated.mutations`); what was done.
+        The data set passed in is left as it was; ``.dataset`` is the changed one."""
         parsed = mutations.parse_change(change, KINDS, boxpressd_error, "Boxpressd")
         newest = max((parse_timestamp(s["createdAt"]) for s in self.dataset.sessions), default=None)
         at = self.stamps.next(newest)
@@ -196,7 +196,7 @@ class BoxpressdEmulator(Emulator):
         return done.answer()
 
     def propose(self, intent: Intent, rng: random.Random) -> Json | None:
-        """A plausible change for the activity simulator (`server.providers.activity`)."""
+        """A plausible change for the activity simulator (`server.providers.emulated.activity`)."""
         return activity.propose(self.dataset, intent, rng)
 
     def _use(self, dataset: BoxpressdDataset) -> None:

@@ -18,10 +18,10 @@ in the provider's listings:
 
 What a provider lacks (purchases outside stores) is a 400 in its error envelope. The field
 names after `kind`, `op` and `id` are each provider's own (its statuses, its consent
-field); each provider's folder says which it takes. Timestamps come from `Stamps`: the
-wall clock (replaceable in tests), strictly increasing, so a "changed since" query never
-misses a change. `Intent` names the plausible changes the activity simulator asks an
-emulator to propose, without knowing any provider's fields.
+field); each provider's `emulated/mutations.py` says which it takes. Timestamps come from
+`Stamps`: the wall clock (replaceable in tests), strictly increasing, so a "changed since"
+query never misses a change. `Intent` names the plausible changes the activity simulator
+asks an emulator to propose, without knowing any provider's fields.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from server.providers.emulation import EmulatorError, ErrorFactory
+from server.providers.emulated.emulation import EmulatorError, ErrorFactory
 
 Json = dict[str, Any]
 KINDS = ("participant", "registration", "purchase")

@@ -19,14 +19,14 @@ from typing import Any
 
 from starlette.requests import Request
 
-from server.providers import mutations
-from server.providers.emulation import Emulator, Endpoint, Faults, RateLimit
-from server.providers.mutations import Intent, Stamps
-from server.providers.sessionboard import activity
-from server.providers.sessionboard.dataset import Json, SessionboardDataset, iso
-from server.providers.sessionboard.dataset import parse_timestamp as _parse_wire
-from server.providers.sessionboard.mutations import KINDS, Draft, apply
-from server.providers.sessionboard.wire import (
+from server.providers.emulated import mutations
+from server.providers.emulated.emulation import Emulator, Endpoint, Faults, RateLimit
+from server.providers.emulated.mutations import Intent, Stamps
+from server.providers.sessionboard.emulated import activity
+from server.providers.sessionboard.emulated.dataset import Json, SessionboardDataset, iso
+from server.providers.sessionboard.emulated.dataset import parse_timestamp as _parse_wire
+from server.providers.sessionboard.emulated.mutations import KINDS, Draft, apply
+from server.providers.sessionboard.emulated.wire import (
     ENVELOPES,
     Envelope,
     not_found,
@@ -151,7 +151,7 @@ class SessionboardEmulator(Emulator):
     # ------------------------------------------------------------ changes
 
     def mutate(self, change: Mapping[str, Any]) -> Json:
-        """Apply one change (`server.providers.sessionboard.mutations`); what was done. The
+        """Apply one change (`server.providers.sessionboard.emulated.mutations`); what was done. The
         data set passed in is left as it was; ``.dataset`` is the changed one."""
         parsed = mutations.parse_change(change, KINDS, sessionboard_error, "Sessionboard")
         if not self._settled:
@@ -163,7 +163,7 @@ class SessionboardEmulator(Emulator):
         return done.answer()
 
     def propose(self, intent: Intent, rng: random.Random) -> Json | None:
-        """A plausible change for the activity simulator (`server.providers.activity`)."""
+        """A plausible change for the activity simulator (`server.providers.emulated.activity`)."""
         return activity.propose(self.dataset, intent, rng)
 
     # ------------------------------------------------------------ the kit's hooks

@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from server.providers.emulation import EmulatorError
-from server.providers.mutations import Intent, Json
+from server.providers.emulated.emulation import EmulatorError
+from server.providers.emulated.mutations import Intent, Json
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ JITTER = (0.5, 1.5)  # a pause is `every_seconds` times a draw from this range
 
 @runtime_checkable
 class Changing(Protocol):
-    """An emulator the simulator can drive (see `server.providers.mutations`)."""
+    """An emulator the simulator can drive (see `server.providers.emulated.mutations`)."""
 
     def mutate(self, change: Mapping[str, Any]) -> Json: ...
 

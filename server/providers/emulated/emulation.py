@@ -159,8 +159,8 @@ class Emulator:
         return chain
 
     def mutate(self, change: Json) -> Json:
-        """Apply one change to the emulated data (`server.providers.mutations`) and say what
-        was done; an emulator whose data cannot change answers 404."""
+        """Apply one change to the emulated data (`server.providers.emulated.mutations`) and say
+        what was done; an emulator whose data cannot change answers 404."""
         raise self._error(404, "This emulator's data does not change")
 
     async def _serve_mutation(self, request: Request) -> Response:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from server.providers.mutations import Intent, Json
-from server.providers.sessionboard.dataset import (
+from server.providers.emulated.mutations import Intent, Json
+from server.providers.sessionboard.emulated.dataset import (
     EMAIL_DOMAINS,
     FIRST_NAMES,
     LAST_NAMES,

@@ -25,11 +25,11 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server.providers import mutations
-from server.providers.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
-from server.providers.mutations import Intent, Stamps
-from server.providers.sessions import activity
-from server.providers.sessions.dataset import (
+from server.providers.emulated import mutations
+from server.providers.emulated.emulation import Emulator, EmulatorError, Endpoint, Faults, RateLimit
+from server.providers.emulated.mutations import Intent, Stamps
+from server.providers.sessions.emulated import activity
+from server.providers.sessions.emulated.dataset import (
     Json,
     Person,
     Row,
@@ -37,7 +37,7 @@ from server.providers.sessions.dataset import (
     iso,
     parse_timestamp,
 )
-from server.providers.sessions.mutations import KINDS, Draft, apply
+from server.providers.sessions.emulated.mutations import KINDS, Draft, apply
 
 Envelope = Literal["data"]
 DEFAULT_RATE_LIMIT = (10, 60.0)  # 10 requests a minute per key (documented)
@@ -183,7 +183,7 @@ class SessionsEmulator(Emulator):
         return booking
 
     def mutate(self, change: Mapping[str, Any]) -> Json:
-        """Apply one change (`server.providers.sessions.mutations`); what was done."""
+        """Apply one change (`server.providers.sessions.emulated.mutations`); what was done."""
         parsed = mutations.parse_change(change, KINDS, sessions_error, "Sessions")
         rows = (*self.dataset.sessions, *self.dataset.bookings)
         newest = max((parse_timestamp(row["createdAt"]) for row in rows), default=None)
@@ -193,7 +193,7 @@ class SessionsEmulator(Emulator):
         return done.answer()
 
     def propose(self, intent: Intent, rng: random.Random) -> Json | None:
-        """A plausible change for the activity simulator (`server.providers.activity`)."""
+        """A plausible change for the activity simulator (`server.providers.emulated.activity`)."""
         return activity.propose(self.dataset, intent, rng)
 
     # ------------------------------------------------------------ the kit's hooks

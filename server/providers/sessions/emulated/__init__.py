@@ -1,0 +1,3 @@
+"""What emulates Sessions for the tests, the demo and the benchmarks: its emulator, the seeded
+data set it serves and the changes it takes. The server reaches them only through
+`server/providers/sessions/spec.py`."""

@@ -1,0 +1,3 @@
+"""What emulates Wix for the tests, the demo and the benchmarks: its emulator, the seeded
+data set it serves and the changes it takes. The server reaches them only through
+`server/providers/wix/spec.py`."""
