@@ -26,8 +26,7 @@ from graphql import (
     parse,
     validate,
 )
-from graphql.execution.executor import Executor as GraphQLExecutor
-from strawberry.schema._graphql_core import execution_context_class_kwargs
+from graphql import Executor as GraphQLExecutor
 
 from schema import compiled, query_cost
 from schema.context import GraphContext
@@ -379,7 +378,7 @@ class Executor:
             context_value=context,
             variable_values=request.variables,
             operation_name=request.operation_name,
-            **execution_context_class_kwargs(schema.execution_context_class),
+            executor_class=schema.execution_context_class,
         )
         if not isinstance(result, ExecutionResult):
             result = await result

@@ -32,10 +32,10 @@ import click
 import uvicorn
 from starlette.routing import Mount
 
+from schema.example import EXAMPLE_QUERY
 from server.app import create_app, uvicorn_options
 from server.changes.events import TOPICS
 from server.demo_env import DEMO_ENV_FILE, DEMO_KEY, read_env_file, write_env_file
-from server.http.graphiql import EXAMPLE_QUERY
 from server.providers.emulated.activity import Activity
 from server.providers.spec import ProviderSpec
 from server.services import Services

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graphql import Executor as GraphQLExecutor
 from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
@@ -14,7 +15,6 @@ from graphql import (
     is_list_type,
     parse,
 )
-from graphql.execution.executor import Executor as GraphQLExecutor
 
 from schema.engine.analysis import analyse
 from schema.example import EXAMPLE_QUERY

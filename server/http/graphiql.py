@@ -18,33 +18,10 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from schema.example import EXAMPLE_QUERY
 from server.http.responses import GRAPHQL_RESPONSE_JSON, JSON, accept_ranges
 
 ASSETS = "/_static/graphiql"
-
-EXAMPLE_QUERY = """\
-query {
-  activeBusiness {
-    id
-    name
-    participants(first: 25) {
-      nodes {
-        id
-        name
-        email
-        emailMarketingConsent { status at }
-        registrations(first: 10) {
-          nodes { id status confirmedAt activitySession { id } }
-        }
-        productPurchases(first: 10) {
-          nodes { id status pricePaid purchasedAt product { id } }
-        }
-      }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}
-"""
 
 DEFAULT_HEADERS = '{"Authorization": "Bearer "}'
 

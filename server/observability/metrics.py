@@ -41,16 +41,6 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from schema.errors import ErrorCode
 from server.observability.requests import RequestFacts
-from server.providers.errors import (
-    InvalidResponse,
-    ProviderError,
-    ProviderNotFound,
-    ProviderRejected,
-    ProviderThrottled,
-    ProviderTimedOut,
-    ProviderUnavailable,
-    ProviderUnreachable,
-)
 
 if TYPE_CHECKING:
     from schema.document_cache import DocumentCache
@@ -253,25 +243,6 @@ class RequestMetrics:
             DOCUMENT_CACHE_ENTRIES.set(entries)
             DOCUMENT_CACHE_BYTES.set(size)
             self._entries, self._bytes = entries, size
-
-
-def error_kind(error: ProviderError) -> str:
-    """What went wrong with a provider call, in the few words the metric's label allows."""
-    if isinstance(error, ProviderTimedOut):
-        return "timeout"
-    if isinstance(error, ProviderUnreachable):
-        return "unreachable"
-    if isinstance(error, ProviderThrottled):
-        return "throttled"
-    if isinstance(error, ProviderUnavailable):
-        return "unavailable"
-    if isinstance(error, ProviderRejected):
-        return "rejected"
-    if isinstance(error, ProviderNotFound):
-        return "not_found"
-    if isinstance(error, InvalidResponse):
-        return "invalid_response"
-    return "other"
 
 
 @dataclass(frozen=True)

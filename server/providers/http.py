@@ -39,7 +39,7 @@ import msgspec
 from opentelemetry.trace import SpanKind
 
 from schema.tracing import tracer
-from server.observability.metrics import error_kind, upstream_metrics
+from server.observability.metrics import upstream_metrics
 from server.observability.requests import current
 from server.providers.breaker import CircuitOpen
 from server.providers.errors import (
@@ -335,7 +335,7 @@ class ProviderHttp:
                 _raise_for_status(self.provider, reply)
                 return reply
             except ProviderError as error:
-                metrics.failed(error_kind(error))
+                metrics.failed(error.kind)
                 raise
             finally:
                 metrics.duration.observe(time.perf_counter() - started)

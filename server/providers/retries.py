@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -54,12 +53,10 @@ async def with_retries(
     try:  # most calls succeed at once: no retry machinery for them
         return await call()
     except ProviderError as error:
-        if not _worth(error, longest_wait) or attempts <= 1:
+        if attempts <= 1 or not _worth(error, longest_wait):
             raise
-        asked = _asked_wait(error)
-        # The first retry's full-jitter backoff, as tenacity would draw it.
-        await sleep(asked if asked is not None else random.uniform(0, min(0.1, longest_wait)))
-    return await _retrying(call, attempts - 1, longest_wait, sleep)
+        first_failure = error
+    return await _retrying(call, first_failure, attempts, longest_wait, sleep)
 
 
 def _worth(error: BaseException, longest_wait: float) -> bool:
@@ -71,19 +68,24 @@ def _worth(error: BaseException, longest_wait: float) -> bool:
 
 async def _retrying(
     call: Callable[[], Awaitable[T]],
+    first_failure: ProviderError,
     attempts: int,
     longest_wait: float,
     sleep: Callable[[float], Awaitable[None]],
 ) -> T:
+    """The tries after a first failure, all on tenacity's schedule: the failure already
+    seen is its first attempt, so the backoff windows widen from there (0.1, 0.2, 0.4 s)
+    rather than start over."""
     backoff = wait_random_exponential(multiplier=0.1, max=longest_wait)  # "full jitter"
 
     def worth_retrying(error: BaseException) -> bool:
         return _worth(error, longest_wait)
 
     def wait(state: RetryCallState) -> float:
-        asked = _asked_wait(state.outcome.exception() if state.outcome else None)
+        asked = _asked_wait(_error(state))
         return asked if asked is not None else float(backoff(state))
 
+    seen: ProviderError | None = first_failure
     async for attempt in AsyncRetrying(
         stop=stop_after_attempt(attempts),
         wait=wait,
@@ -92,6 +94,9 @@ async def _retrying(
         sleep=sleep,
     ):
         with attempt:
+            if seen is not None:  # the fast path's failure, not a call made twice
+                failed, seen = seen, None
+                raise failed
             return await call()
     raise AssertionError("unreachable: tenacity re-raises the last failure")
 

@@ -163,7 +163,6 @@ def test_the_demo_prints_where_to_go_and_each_address_answers(tmp_path: Path) ->
         assert "errors" not in answer, answer
         participants = answer["data"]["activeBusiness"]["participants"]
         assert len(participants["nodes"]) == 25
-        assert participants["pageInfo"]["hasNextPage"] is True
 
         # One line per provider: its emulator's base URL, account id and credential.
         accounts = dict(connections_of(tmp_path / "demo.db", "provider, account_id"))

@@ -38,7 +38,6 @@ from pathlib import Path
 
 import pytest
 
-from server.observability.metrics import error_kind
 from server.providers.errors import (
     InvalidResponse,
     ProviderError,
@@ -538,7 +537,7 @@ def failed(error: ProviderError, status: int | None) -> Call:
             return Call("compressed", "compressed")
         detail = error.detail.removeprefix("unexpected response: ")[:40]
         return Call(f"invalid_response (HTTP {status})", f"invalid (HTTP {status}): {detail}")
-    return Call(f"{error_kind(error)} {error.status}", f"{error_kind(error)} HTTP {error.status}")
+    return Call(f"{error.kind} {error.status}", f"{error.kind} HTTP {error.status}")
 
 
 @dataclass(frozen=True)
