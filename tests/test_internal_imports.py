@@ -39,10 +39,6 @@ ALLOWED: dict[str, tuple[str, str]] = {
         "uvicorn",
         "Multiprocess and its Process, subclassed to say why a worker was replaced",
     ),
-    "graphql.execution.collect_fields": (
-        "graphql-core",
-        "field collection, shared by compiled plans and query pricing",
-    ),
     "graphql.execution.executor": (
         "graphql-core",
         "Executor.build: the operation context execution itself validates",
