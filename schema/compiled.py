@@ -249,9 +249,14 @@ def compile_plan(
 # -- writing
 #
 # Each object plan's writer is generated Python (the technique of graphql-jit): one dict
-# display per object with its fields' getters and serialisers bound as constants, so
-# writing the ~3,500 fields of a page costs no loop, no dispatch on the field's kind and
-# no call where an attribute or a string is enough.
+# display per object with its fields' getters and serialisers bound as constants, where
+# a writer over the plan objects loops over the fields and dispatches on each one's kind.
+# Measured on the document's example answer (2,995 keys; `python
+# benchmarks/plan_writers.py` on CPython 3.11: callgrind over 50 answers less a run
+# writing none, and the best of 200 timeit rounds), getters and serialisers included,
+# the generated writers cost 8.02 M instructions and 0.72 ms an answer; the loop over
+# `plan.fields` 11.58 M and 1.08 ms (1.45×, 1.50×), and the same loop over each field's
+# parts unpacked from a tuple 10.30 M and 0.92 ms (1.29×, 1.27×).
 
 
 def _null() -> Any:
