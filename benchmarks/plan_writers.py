@@ -46,9 +46,10 @@ from typing import Any
 
 from graphql import GraphQLID, GraphQLString, parse
 
-from schema import compiled
 from schema.api import Query
-from schema.compiled import LEAF, LOADS, OBJECT, TYPENAME, ObjectPlan
+from schema.engine import compiled
+from schema.engine.analysis import analyse
+from schema.engine.compiled import LEAF, LOADS, OBJECT, TYPENAME, ObjectPlan
 from schema.example import EXAMPLE_QUERY
 from schema.policy import SchemaSlices, load_policy
 from schema.records import (
@@ -286,9 +287,10 @@ def built_reads() -> dict[Any, Any]:
 def built_plan() -> tuple[compiled.Plan, Any]:
     slices = SchemaSlices(load_policy(POLICY_PATH), Query)
     schema = slices.for_scopes(frozenset(slices.policy.scopes))
-    built = compiled.build(schema, parse(EXAMPLE_QUERY), None, None)
+    document = parse(EXAMPLE_QUERY)
+    built = compiled.build(schema, document, None, None)
     assert not isinstance(built, list), built
-    plan = compiled.compile_plan(schema, built)
+    plan = compiled.compile_plan(schema, analyse(document, schema._schema), built)
     assert plan is not None
     return plan, built
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from schema.api import Query, build_internal_schema
 from schema.cursors import CursorCodec
-from schema.document_cache import DocumentCache
-from schema.execution import Executor
-from schema.operation_limits import OperationLimits
+from schema.engine.document_cache import DocumentCache
+from schema.engine.execution import Executor
+from schema.engine.operation_limits import OperationLimits
 from schema.policy import Policy, SchemaSlices, load_policy
 from schema.policy.model import validate_policy
 from schema.policy.reference import Reference, build_reference, render_html

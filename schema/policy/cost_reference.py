@@ -17,9 +17,9 @@ from graphql import (
 )
 
 from schema.engine.analysis import analyse
+from schema.engine.query_cost import price
 from schema.example import EXAMPLE_QUERY
 from schema.policy.cost_table import CostTable, default_first, is_connection
-from schema.query_cost import price
 
 
 @dataclass(frozen=True)

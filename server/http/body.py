@@ -21,8 +21,8 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
+from schema.engine.execution import OperationRequest
 from schema.errors import ErrorCode
-from schema.execution import OperationRequest
 from server.http.responses import JSON, error_response
 
 # UTF-16 and UTF-32 bodies start with a byte order mark or hold NUL bytes around ASCII

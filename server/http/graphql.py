@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from schema.context import GraphContext
+from schema.engine.execution import OperationRequest, OperationResult
 from schema.errors import ErrorCode
-from schema.execution import OperationRequest, OperationResult
 from schema.source import ApiKeyRecord, BusinessRecord
 from server.auth import authenticate_key, is_admin
 from server.http.body import read_operation, read_query_string

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse as _StarletteJSONResponse
 
+from schema.engine.execution import OperationResult
 from schema.errors import ErrorCode, ServiceUnavailable
-from schema.execution import OperationResult
 from server.observability.requests import current
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"

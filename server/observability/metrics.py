@@ -43,7 +43,7 @@ from schema.errors import ErrorCode
 from server.observability.requests import RequestFacts
 
 if TYPE_CHECKING:
-    from schema.document_cache import DocumentCache
+    from schema.engine.document_cache import DocumentCache
 
 NAMESPACE = "business_api"
 # The client decides once, at its import, whether values live in files shared by workers.

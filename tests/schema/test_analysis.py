@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from graphql import FragmentDefinitionNode, SelectionSetNode
 
-from schema import compiled
 from schema.api import Query, build_internal_schema
-from schema.engine import analysis
-from schema.execution import Executor
+from schema.engine import analysis, compiled
+from schema.engine.execution import Executor
 from schema.policy import SchemaSlices, load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,12 +71,12 @@ async def test_each_selection_set_is_visited_once_for_every_step(
 ENGINE = [
     ROOT / "schema" / name
     for name in (
-        "operation_limits.py",
-        "query_cost.py",
-        "compiled.py",
-        "execution.py",
-        "policy/enforce.py",
+        "engine/operation_limits.py",
+        "engine/query_cost.py",
+        "engine/compiled.py",
+        "engine/execution.py",
         "engine/collect.py",
+        "policy/enforce.py",
     )
 ]
 

@@ -11,7 +11,7 @@ from graphql import parse
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission
 
-from schema import compiled
+from schema.engine import compiled
 from schema.engine.analysis import analyse
 
 

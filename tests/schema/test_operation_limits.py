@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from graphql import DocumentNode, SelectionSetNode, Visitor, parse, visit
 
-from schema import operation_limits
-from schema.engine import analysis
+from schema.engine import analysis, operation_limits
 from schema.engine.analysis import Shape, analyse
-from schema.operation_limits import OperationLimits, check_shape, most_repeated
+from schema.engine.operation_limits import OperationLimits, check_shape, most_repeated
 
 
 def fan_out(levels: int, width: int, leaf: str = "id") -> str:

@@ -13,14 +13,14 @@ import pytest
 from graphql import build_schema, parse
 from graphql.execution.executor import Executor as GraphQLExecutor
 
-from schema import compiled, query_cost
 from schema.api import Query
+from schema.engine import compiled, query_cost
 from schema.engine.analysis import analyse
 from schema.engine.collect import Collector
+from schema.engine.query_cost import Price, price, price_key
 from schema.policy import SchemaSlices, load_policy
 from schema.policy.cost_table import CostTable, CostTableError, check_cost_table
 from schema.policy.reference import build_reference, render_markdown
-from schema.query_cost import Price, price, price_key
 from tests.schema.test_operation_limits import count_calls, fan_out, selections_in
 from tests.server.documents import EXAMPLE_QUERY
 

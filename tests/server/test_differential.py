@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from schema import compiled
-from schema.execution import Executor
+from schema.engine import compiled
+from schema.engine.execution import Executor
 from tests import fuzzing
 from tests.operation_corpus import DrawnOperation, draw_operations
 from tests.server.conftest import World, answered

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from schema import execution
+from schema.engine import execution
 from tests.loop_lag import LoopLag
 from tests.server.conftest import World
 

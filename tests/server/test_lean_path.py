@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-import schema.execution
+import schema.engine.execution
 from tests.live import _command, _environ, running_server, store_with_business
 from tests.server.conftest import ALL_SCOPES, World
 from tests.server.documents import EXAMPLE_QUERY
@@ -32,13 +32,13 @@ def setting_overrides() -> dict[str, Any]:
 
 def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
     calls = [0]
-    original = getattr(schema.execution, name)
+    original = getattr(schema.engine.execution, name)
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(schema.execution, name, counted)
+    monkeypatch.setattr(schema.engine.execution, name, counted)
     return calls
 
 

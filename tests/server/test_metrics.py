@@ -20,7 +20,7 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
-from schema.document_cache import DocumentCache
+from schema.engine.document_cache import DocumentCache
 from server.observability.metrics import RequestMetrics, exposition
 from server.observability.requests import RequestFacts
 from server.settings import Settings, SettingsError

@@ -14,8 +14,8 @@ import pytest
 import structlog
 
 from schema.context import GraphContext
+from schema.engine.execution import OperationRequest
 from schema.errors import ErrorCode
-from schema.execution import OperationRequest
 from server.observability.logs import log_config
 from server.store.database import create_engine, session_factory
 from tests.server.conftest import World, credential_of

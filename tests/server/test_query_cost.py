@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from schema import compiled
+from schema.engine import compiled
 from schema.engine.analysis import analyse
-from schema.query_cost import price
+from schema.engine.query_cost import price
 from server.settings import Settings
 from tests.server.conftest import World
 from tests.server.documents import EXAMPLE_QUERY

@@ -28,12 +28,12 @@ from graphql import (
 )
 from graphql import Executor as GraphQLExecutor
 
-from schema import compiled, query_cost
 from schema.context import GraphContext
-from schema.document_cache import CachedDocument, Checked, DocumentCache
+from schema.engine import compiled, query_cost
 from schema.engine.analysis import Analysis, analyse
+from schema.engine.document_cache import CachedDocument, Checked, DocumentCache
+from schema.engine.operation_limits import OperationLimits, check_shape, check_tokens
 from schema.errors import ClientError, ErrorCode
-from schema.operation_limits import OperationLimits, check_shape, check_tokens
 from schema.policy import Policy, SchemaSlices, check_operation
 from schema.tracing import tracer
 
