@@ -151,6 +151,17 @@ async def businesses_update(handle: str, rate_limit: int | None, default_rate_li
     await _with_services(_settings(), work)
 
 
+@main.command()
+def secret() -> None:
+    """Print a new random secret for BUSINESS_API_SECRET_KEY.
+
+    Print 32 random bytes, URL-safe, on stdout. Keep it: the store's credentials are
+    encrypted with the secret, and cursors issued under it are refused after a change."""
+    import secrets
+
+    click.echo(secrets.token_urlsafe(32))
+
+
 @main.group(cls=StoreCommands)
 def keys() -> None:
     """Mint, list and revoke API keys."""
@@ -246,10 +257,58 @@ async def keys_revoke(key: str) -> None:
     key_id = _key_id(key)
 
     async def work(services: Any) -> None:
-        await services.store.revoke_api_key(key_id, now=datetime.now(UTC))
-        _say(f"Revoked key {key_id}.")
+        now = datetime.now(UTC)
+        key = await services.store.revoke_api_key(key_id, now=now)
+        if key.revoked_at is not None and key.revoked_at < now:
+            _say(f"Key {key_id} was already revoked, on {_when(key.revoked_at)} UTC.")
+        else:
+            _say(f"Revoked key {key_id}.")
 
     await _with_services(_settings(), work)
+
+
+@keys.command("roll")
+@click.argument("key")
+@click.option(
+    "--overlap",
+    default="24h",
+    show_default=True,
+    help="How long the old key keeps working beside the new one (e.g. 30m, 24h, 7d, 0).",
+)
+@_run
+async def keys_roll(key: str, overlap: str) -> None:
+    """Replace a key, the old one working a while longer.
+
+    Mint a key with the same business, name, scopes and expiry, which takes over the old
+    key's webhook subscriptions; the old key stops working after the overlap. The new key
+    is printed once, on stdout."""
+    key_id = _key_id(key)
+    lasts = _duration(overlap)
+
+    async def work(services: Any) -> None:
+        now = datetime.now(UTC)
+        new, full, old = await services.store.roll_api_key(key_id, now=now, overlap=lasts)
+        _say(f"Created key {new.key_id} with the scopes and name of {key_id}.")
+        _say(f"Key {key_id} stops working on {_when(old.expires_at)} UTC.")
+        _say("Store the new key now: it is not shown again.")
+        click.echo(full)
+
+    await _with_services(_settings(), work)
+
+
+def _duration(text: str) -> timedelta:
+    """`30m`, `24h`, `7d`, `90s` or `0`."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    if text == "0":
+        return timedelta(0)
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit():
+        raise click.BadParameter(
+            f"{text!r} is no duration: give a number and s, m, h or d (24h, 7d).",
+            param_hint="--overlap",
+        )
+    return timedelta(seconds=int(number) * units[unit])
 
 
 @main.group(cls=StoreCommands)

@@ -180,7 +180,8 @@ class Settings:
     secret_key: Secret = _setting(
         "SECRET_KEY",
         None,
-        "Signs cursors and encrypts provider credentials (32 or more random characters).",
+        "Signs cursors and encrypts provider credentials (32 or more random characters: "
+        "`business-api secret` prints one).",
         _secret(16),
         required=True,
     )

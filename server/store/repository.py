@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, delete, event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +38,7 @@ from .rows import (
     HandleTaken,
     InvalidConnection,
     InvalidHandle,
+    KeyNotActive,
     KeyNotFound,
     StoreError,
     business_record,
@@ -47,6 +48,7 @@ from .rows import (
 
 __all__ = [
     "BusinessNotFound",
+    "KeyNotActive",
     "ConnectionConfig",
     "ConnectionNotFound",
     "HandleTaken",
@@ -220,6 +222,49 @@ class Store:
                     return key_record(key), minted.full
             except IntegrityError:
                 await self._require_business(business_id)  # deleted meanwhile?
+                continue  # key id collision: mint another
+        raise StoreError("could not allocate a unique key id")
+
+    async def roll_api_key(
+        self, key_id: str, *, now: datetime, overlap: timedelta
+    ) -> tuple[ApiKeyRecord, str, ApiKeyRecord]:
+        """A new key with the old one's business, name, scopes and expiry, taking over its
+        webhook subscriptions; the old key stops after `overlap` (at once when zero). The
+        new key, its full string (the only copy of its secret) and the old key, after."""
+        now = _as_utc(now, "now")
+        for _ in range(_INSERT_ATTEMPTS):
+            minted = mint_key()
+            try:
+                async with self._sessions() as session, session.begin():
+                    old = await session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+                    if old is None:
+                        raise KeyNotFound(f"no API key with id {key_id!r}")
+                    if old.revoked_at is not None or (
+                        old.expires_at is not None and old.expires_at <= now
+                    ):
+                        raise KeyNotActive(f"key {key_id} is revoked or expired: mint a new one")
+                    new = ApiKey(
+                        key_id=minted.key_id,
+                        business_id=old.business_id,
+                        name=old.name,
+                        secret_hash=hash_secret(minted.secret),
+                        scopes=list(old.scopes),
+                        expires_at=old.expires_at,
+                    )
+                    session.add(new)
+                    await session.flush()
+                    ends = now + overlap
+                    if old.expires_at is None or ends < old.expires_at:
+                        old.expires_at = ends
+                    await session.execute(
+                        update(WebhookSubscription)
+                        .where(WebhookSubscription.api_key_id == old.id)
+                        .values(api_key_id=new.id)
+                    )
+                    await self._changed(session, Invalidation.key(key_id))
+                    await session.flush()
+                    return key_record(new), minted.full, key_record(old)
+            except IntegrityError:
                 continue  # key id collision: mint another
         raise StoreError("could not allocate a unique key id")
 

@@ -48,6 +48,10 @@ class KeyNotFound(StoreError, LookupError):
     pass
 
 
+class KeyNotActive(StoreError, ValueError):
+    """A revoked or expired key, asked to do what only a working key may."""
+
+
 class ConnectionNotFound(StoreError, LookupError):
     pass
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.store.keys import hash_secret, parse_key
 from server.store.models import ApiKey
-from server.store.repository import BusinessNotFound, KeyNotFound, Store
+from server.store.repository import BusinessNotFound, KeyNotActive, KeyNotFound, Store
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -190,3 +190,45 @@ async def test_naive_datetimes_are_refused(store: Store) -> None:
         await store.authenticate(full_key, now=datetime(2025, 1, 1))
     with pytest.raises(ValueError):
         await store.record_key_use({row.key_id: datetime(2025, 1, 1)})
+
+
+async def test_a_rolled_key_and_its_successor_both_work_during_the_overlap_only(
+    store: Store,
+) -> None:
+    business = await store.create_business("acme", "Acme")
+    old, old_full = await store.create_api_key(
+        business.id, name="crm", scopes=["business:read", "participants:read"]
+    )
+    new, new_full, before = await store.roll_api_key(
+        old.key_id, now=NOW, overlap=timedelta(hours=24)
+    )
+
+    assert (new.name, new.scopes, new.business_id) == (old.name, old.scopes, business.id)
+    assert new.key_id != old.key_id and before.expires_at == NOW + timedelta(hours=24)
+    during = NOW + timedelta(hours=23, minutes=59)
+    after = NOW + timedelta(hours=24)
+    assert await store.authenticate(old_full, now=during) is not None
+    assert await store.authenticate(new_full, now=during) is not None
+    assert await store.authenticate(old_full, now=after) is None
+    assert await store.authenticate(new_full, now=after) is not None
+
+
+async def test_a_key_that_expires_sooner_than_the_overlap_keeps_its_expiry(
+    store: Store,
+) -> None:
+    business = await store.create_business("acme", "Acme")
+    soon = NOW + timedelta(hours=1)
+    old, _ = await store.create_api_key(business.id, name="k", scopes=["a"], expires_at=soon)
+    new, _, before = await store.roll_api_key(old.key_id, now=NOW, overlap=timedelta(days=7))
+    assert before.expires_at == soon and new.expires_at == soon
+
+
+async def test_a_revoked_or_unknown_key_is_not_rolled(store: Store) -> None:
+    business = await store.create_business("acme", "Acme")
+    old, _ = await store.create_api_key(business.id, name="k", scopes=["a"])
+    await store.revoke_api_key(old.key_id, now=NOW)
+    with pytest.raises(KeyNotActive):
+        await store.roll_api_key(old.key_id, now=NOW, overlap=timedelta(hours=1))
+    with pytest.raises(KeyNotFound):
+        await store.roll_api_key("000000000000", now=NOW, overlap=timedelta(hours=1))
+    assert len(await store.list_api_keys(business.id)) == 1  # nothing minted
