@@ -703,19 +703,40 @@ def _behind(outcome: Any) -> str:
 @click.option(
     "--migrate", "migrate_first", is_flag=True, help="Bring the store's schema up to date first."
 )
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve HTTPS with this certificate (PEM, the chain after it), without a proxy.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The certificate's private key (PEM).",
+)
 @_guarded
-def serve(host: str, port: int, workers: int, migrate_first: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    migrate_first: bool,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
+) -> None:
     """Serve the API.
 
-    Serve the API (refuses a store that is not migrated)."""
+    Serve the API (refuses a store that is not migrated), over HTTPS when given a
+    certificate and its key; behind a proxy that terminates TLS, over HTTP."""
     from server.ports import PortTaken, ensure_free
     from server.serving import serve as run
 
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise click.UsageError("--ssl-certfile and --ssl-keyfile go together: give both.")
     try:
         ensure_free(host, port)
     except PortTaken as error:
         raise click.ClickException(str(error)) from None
-    run(_settings(), host=host, port=port, workers=workers, migrate_first=migrate_first)
+    tls = (ssl_certfile, ssl_keyfile) if ssl_certfile and ssl_keyfile else None
+    run(_settings(), host=host, port=port, workers=workers, migrate_first=migrate_first, tls=tls)
 
 
 @main.command()

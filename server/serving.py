@@ -10,6 +10,7 @@ import asyncio
 import gc
 import logging.config
 import os
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -74,10 +75,17 @@ async def prepare_store(settings: Settings, *, migrate_first: bool) -> None:
 
 
 def serve(
-    settings: Settings, *, host: str, port: int, workers: int, migrate_first: bool = False
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    migrate_first: bool = False,
+    tls: tuple[Path, Path] | None = None,
 ) -> None:
     """Raises SettingsError, PolicyError or StoreNotReady before serving anything. Several
-    workers each read the same environment again, through `app_from_environ`."""
+    workers each read the same environment again, through `app_from_environ`. `tls`: a
+    certificate and its key, to serve HTTPS."""
     Proxies.from_environ(os.environ)  # a proxy variable it cannot use stops it first
     options: dict[str, Any] = {
         "host": host,
@@ -86,6 +94,8 @@ def serve(
         "log_config": None,  # configure_logging below; uvicorn keeps its hands off
         **uvicorn_options(settings),
     }
+    if tls is not None:
+        options["ssl_certfile"], options["ssl_keyfile"] = str(tls[0]), str(tls[1])
     configure_logging(settings)
     asyncio.run(prepare_store(settings, migrate_first=migrate_first))
     if workers == 1:
