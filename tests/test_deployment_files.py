@@ -146,19 +146,32 @@ def test_two_servers_start_once_the_migration_succeeded_and_redis_is_ready() -> 
     assert serve["image"] == _services()["migrate"]["image"]
 
 
-def test_one_published_port_reaches_the_servers_through_the_proxy() -> None:
+def _servers() -> dict[str, list[dict[str, Any]]]:
+    """nginx's server blocks, by the port each listens on."""
+    return {
+        _directives(d["block"], "listen")[0]["args"][0]: d["block"]
+        for d in _nginx()
+        if d["directive"] == "server"
+    }
+
+
+def test_https_and_its_redirect_are_the_only_ports_and_reach_the_servers_through_the_proxy() -> (
+    None
+):
     services = _services()
     published = {name: _published_ports(s) for name, s in services.items() if "ports" in s}
-    assert list(published) == ["proxy"] and len(published["proxy"]) == 1
-    _, container_port = published["proxy"][0]
+    assert list(published) == ["proxy"]
+    assert sorted(published["proxy"]) == [("443", "443"), ("80", "80")]
     proxy = services["proxy"]
     assert proxy["image"].startswith("nginx:")
     assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in proxy["volumes"]
+    assert "${TLS_DIR:-./deploy/tls}:/etc/nginx/tls:ro" in proxy["volumes"]
     assert proxy["depends_on"]["serve"]["condition"] == "service_healthy"
 
     directives = _nginx()
-    assert [d["args"] for d in _directives(directives, "listen")] == [[container_port]]
-    (proxied,) = _directives(directives, "proxy_pass")
+    servers = _servers()
+    assert sorted(servers) == ["443", "80"]
+    (proxied,) = _directives(servers["443"], "proxy_pass")
     upstream_name = urlsplit(proxied["args"][0]).hostname
     (upstream,) = [d for d in directives if d["directive"] == "upstream"]
     assert upstream["args"] == [upstream_name]
@@ -168,6 +181,27 @@ def test_one_published_port_reaches_the_servers_through_the_proxy() -> None:
         [f"serve:{serve_port}", "resolve"]
     ]
     assert _directives(upstream["block"], "zone") and _directives(directives, "resolver")
+
+
+def test_the_proxy_terminates_tls_redirects_http_and_asks_browsers_for_https_only() -> None:
+    servers = _servers()
+    tls = servers["443"]
+    assert _directives(tls, "listen")[0]["args"] == ["443", "ssl"]
+    assert [d["args"] for d in _directives(tls, "ssl_certificate")] == [
+        ["/etc/nginx/tls/fullchain.pem"]
+    ]
+    assert [d["args"] for d in _directives(tls, "ssl_certificate_key")] == [
+        ["/etc/nginx/tls/privkey.pem"]
+    ]
+    assert [d["args"] for d in _directives(tls, "ssl_protocols")] == [["TLSv1.2", "TLSv1.3"]]
+    [hsts] = [d["args"] for d in _directives(tls, "add_header")]
+    assert hsts[0] == "Strict-Transport-Security" and hsts[-1] == "always"
+    assert int(hsts[1].removeprefix("max-age=")) >= 31_536_000  # a year at least
+    plain = servers["80"]
+    assert not _directives(plain, "proxy_pass")  # nothing is answered over plain HTTP
+    assert [d["args"] for d in _directives(plain, "return")] == [
+        ["301", "https://$host$request_uri"]
+    ]
 
 
 def test_the_servers_count_clients_by_the_address_the_proxy_saw_never_one_a_client_sent() -> None:
