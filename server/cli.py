@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import click
 
-from schema.policy import PolicyError
 from server.cli_base import (
     StoreCommands,
     _business_id,
@@ -316,17 +315,40 @@ def connections() -> None:
     """Connect businesses to their platforms."""
 
 
-def _provider_names() -> list[str]:
-    from server.providers.registry import PROVIDERS
-
-    return [spec.name for spec in PROVIDERS]
+# The registry loads every provider's adapter: read it when a command or its help needs
+# it, never when the command line starts (`--version`, `--help` answer without it).
 
 
-def _account_id_help() -> str:
-    from server.providers.registry import PROVIDERS
+class _Providers(click.Choice):
+    """The registry's provider names."""
 
-    meanings = "; ".join(f"{spec.title}: {spec.account_id.meaning}" for spec in PROVIDERS)
-    return f"The business's account at the provider ({meanings})."
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        from server.providers.registry import PROVIDERS
+
+        return tuple(spec.name for spec in PROVIDERS)
+
+    @choices.setter
+    def choices(self, _: Any) -> None:
+        pass
+
+
+class _AccountIdOption(click.Option):
+    """`--account-id`, whose help names each provider's form of it."""
+
+    @property  # type: ignore[override]
+    def help(self) -> str:
+        from server.providers.registry import PROVIDERS
+
+        meanings = "; ".join(f"{spec.title}: {spec.account_id.meaning}" for spec in PROVIDERS)
+        return f"The business's account at the provider ({meanings})."
+
+    @help.setter
+    def help(self, _: Any) -> None:
+        pass
 
 
 def _credential(credential: str | None, credential_file: Path | None) -> str:
@@ -353,9 +375,9 @@ def _credential(credential: str | None, credential_file: Path | None) -> str:
 
 @connections.command("add")
 @click.option("--business", "handle", required=True, help="The business's handle.")
-@click.option("--provider", type=click.Choice(_provider_names()), required=True)
+@click.option("--provider", type=_Providers(), required=True)
 @click.option("--base-url", default=None, help="The provider's API base URL (its default).")
-@click.option("--account-id", default="", help=_account_id_help())
+@click.option("--account-id", cls=_AccountIdOption, default="")
 @click.option("--credential", default=None, help="The provider credential, or - for stdin.")
 @click.option(
     "--credential-file",
@@ -755,6 +777,7 @@ def demo(host: str, port: int, database: Path) -> None:
     One business, @tremble, over emulators of every provider. Its settings and key are
     kept in business-api-demo.env in the current folder, so a second run gives out the
     same key, and business-api run in this folder manages the demo's store."""
+    from schema.policy import PolicyError
     from server.demo import run_demo
     from server.ports import PortTaken, ensure_free
 
@@ -774,6 +797,7 @@ def policy() -> None:
 @_guarded
 def policy_check() -> None:
     """Validate the policy file against the schema."""
+    from schema.policy import PolicyError
     from server.services import load_graph
 
     try:

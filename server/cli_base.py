@@ -17,11 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from schema.errors import ClientError
-from schema.policy import PolicyError
 from server.settings import Settings, SettingsError, settings_help
-from server.store.readiness import StoreNotReady
-from server.store.repository import StoreError
 
 T = TypeVar("T")
 
@@ -50,6 +46,13 @@ def _guarded(command: Callable[..., T]) -> Callable[..., T]:
         except Exception as error:
             if _debugging():
                 raise
+            # Imported here, when a command fails: `--help` and `--version` load neither
+            # the graph nor the store.
+            from schema.errors import ClientError
+            from schema.policy import PolicyError
+            from server.store.readiness import StoreNotReady
+            from server.store.repository import StoreError
+
             if isinstance(error, StoreNotReady):
                 raise NotReady(str(error)) from None
             if isinstance(error, SettingsError | StoreError | ClientError | PolicyError):

@@ -20,9 +20,9 @@ from server.federation import Federation
 from server.providers.spec import ProviderSpec
 from server.runtimes import Runtimes
 from server.store.repository import Store, StoreError
+from server.webhooks import BY_OPERATOR
 from server.webhooks.operating import url_problem
 from server.webhooks.subscriptions import (
-    BY_OPERATOR,
     Subscription,
     SubscriptionError,
     Subscriptions,

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import click
 
-from schema.policy.model import PolicyError, load_policy
 from server import settings
 
 
 def scope_rows(path: Path) -> list[tuple[str, str]]:
     """(scope, what it grants and needs) for each scope the policy at `path` declares."""
+    from schema.policy.model import load_policy
+
     policy = load_policy(path)
     rows = []
     for scope, grants in policy.scopes.items():
@@ -29,6 +30,8 @@ def scope_rows(path: Path) -> list[tuple[str, str]]:
 
 def write_scopes(formatter: click.HelpFormatter, path: Path) -> None:
     """The Scopes section; one line saying why when the policy file cannot be read."""
+    from schema.policy.model import PolicyError
+
     with formatter.section("Scopes"):
         try:
             formatter.write_dl(scope_rows(path))

@@ -9,3 +9,7 @@ signs them as Standard Webhooks (`signing.py`) and sends them to public addresse
 (`delivery.py`). `business-api webhooks listen` is a receiver for trying it locally
 (`receiver.py`).
 """
+
+# Why a subscription the operator disabled is disabled, unless the operator says; here, so
+# that the command line reads it without loading the store.
+BY_OPERATOR = "disabled by the operator"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,7 +24,10 @@ from server.cli_base import (
     _with_services,
 )
 from server.settings import settings_help
-from server.webhooks.subscriptions import BY_OPERATOR, Delivery, Subscription, SubscriptionError
+from server.webhooks import BY_OPERATOR
+
+if TYPE_CHECKING:
+    from server.webhooks.subscriptions import Delivery, Subscription
 
 LISTEN_PORT = 8787
 # What `add` and `update` read besides the store's settings: whether a URL may be local.
@@ -42,6 +45,8 @@ def webhooks() -> None:
 
 async def _on_store(work: Callable[[Any], Awaitable[None]]) -> None:
     """Run `work` on the store; a subscription error ends the command with its line."""
+    from server.webhooks.subscriptions import SubscriptionError
+
     try:
         await _with_services(_settings(), work)
     except SubscriptionError as error:

@@ -26,8 +26,6 @@ from server.store.models import (
 from server.webhooks.payloads import topic_scope
 from server.webhooks.signing import new_secret
 
-BY_OPERATOR = "disabled by the operator"
-
 
 class SubscriptionError(ValueError):
     """What the operator asked cannot be done; the message says why, in one line."""
