@@ -92,13 +92,11 @@ class Selection:
 
 @dataclass(eq=False)
 class Analysis:
-    document: DocumentNode
     operations: list[tuple[OperationDefinitionNode, Selection]]
     shape: Shape  # every operation's together
     price_variables: tuple[str, ...]  # read by `first` or by `@skip`/`@include`
     directive_variables: tuple[str, ...]  # read by `@skip`/`@include`
-    fragments_analysed: int = 0
-    fragments: dict[str, Selection] = field(default_factory=dict)
+    fragments: dict[str, Selection] = field(default_factory=dict)  # each analysed once
 
     def selection_of(self, operation: OperationDefinitionNode) -> Selection:
         """The analysed selection of one of the document's operations."""
@@ -113,7 +111,6 @@ class _Analyser:
         }
         self.fragments: dict[str, Selection] = {}
         self.analysing: set[str] = set()
-        self.analysed = 0
         self.first_variables: set[str] = set()
         self.directive_variables: set[str] = set()
 
@@ -171,7 +168,6 @@ class _Analyser:
         if definition is None or name in self.analysing:
             return None
         self.analysing.add(name)
-        self.analysed += 1
         condition = self._type(definition.type_condition.name.value)
         found = self.selection(definition.selection_set, condition)
         self.analysing.discard(name)
@@ -213,11 +209,9 @@ def analyse(document: DocumentNode, schema: GraphQLSchema | None = None) -> Anal
         shape = shape.merge(selection.shape)
     directives = tuple(sorted(analyser.directive_variables))
     return Analysis(
-        document,
         operations,
         shape,
         tuple(sorted(analyser.first_variables | analyser.directive_variables)),
         directives,
-        analyser.analysed,
         analyser.fragments,
     )

@@ -65,7 +65,7 @@ async def test_each_selection_set_is_visited_once_for_every_step(
     assert len(visited) == len(set(visited))  # each selection set once
     for fragment in fragments:  # spread five times (Booked), three (Person), once (Bought)
         assert visited.count(id(fragment.selection_set)) == 1, fragment.name.value
-    assert entry.analysis.fragments_analysed == len(fragments)
+    assert len(entry.analysis.fragments) == len(fragments)
 
 
 ENGINE = [
